@@ -1,0 +1,217 @@
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+import type { LimitOverrides, PlanName } from "@/lib/plans";
+import type { Scope } from "@/lib/scopes";
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+const created = () => ts("created_at").notNull().defaultNow();
+
+export const account = pgTable("account", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique("account_email_key"),
+  plan: text("plan").$type<PlanName>().notNull(),
+  /** An operator's override of the plan's rate limits; null = the plan's. */
+  limitOverrides: jsonb("limit_overrides").$type<LimitOverrides>(),
+  createdAt: created(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+});
+
+export const apiKey = pgTable(
+  "api_key",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => account.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** The public lookup half of the token (`moc_<short>_...`). */
+    shortId: text("short_id").notNull(),
+    /** HMAC-SHA256 of the secret half under pepper `pepperVersion`; never the secret itself. */
+    secretHash: text("secret_hash").notNull(),
+    pepperVersion: integer("pepper_version").notNull(),
+    scopes: text("scopes").array().$type<Scope[]>().notNull(),
+    createdAt: created(),
+    expiresAt: ts("expires_at"),
+    lastUsedAt: ts("last_used_at"),
+    revokedAt: ts("revoked_at"),
+  },
+  (t) => [
+    // Every authenticated request looks its key up by the short id.
+    uniqueIndex("api_key_short_id_key").on(t.shortId),
+    index("api_key_account_idx").on(t.accountId, t.id),
+  ],
+);
+
+export const instance = pgTable(
+  "instance",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => account.id, { onDelete: "cascade" }),
+    subdomain: text("subdomain").notNull(),
+    name: text("name"),
+    status: text("status").notNull(),
+    flyRegion: text("fly_region").notNull(),
+    /** Where the provider put it; null until provisioning has created them. */
+    appName: text("app_name"),
+    machineId: text("machine_id"),
+    volumeId: text("volume_id"),
+    /** OPENCLAW_GATEWAY_TOKEN, encrypted (see lib/crypto). */
+    gatewayTokenEnc: text("gateway_token_enc"),
+    createdAt: created(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+    /** Set when its delete operation succeeds: the row stays for its operations' history. */
+    deletedAt: ts("deleted_at"),
+  },
+  (t) => [
+    // A subdomain is unique among live instances only: a deleted one frees it.
+    uniqueIndex("instance_live_subdomain_key").on(t.subdomain).where(sql`${t.deletedAt} is null`),
+    index("instance_account_idx").on(t.accountId, t.id),
+  ],
+);
+
+export const operation = pgTable(
+  "operation",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => account.id, { onDelete: "cascade" }),
+    instanceId: text("instance_id")
+      .notNull()
+      .references(() => instance.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    status: text("status").notNull(),
+    /** What the operation needs beyond the instance (e.g. the config to apply). */
+    input: jsonb("input").$type<Record<string, unknown>>(),
+    error: jsonb("error").$type<{ code: string; message: string }>(),
+    createdAt: created(),
+    startedAt: ts("started_at"),
+    completedAt: ts("completed_at"),
+    /** Past this, the reconciler treats an unfinished operation as stuck. */
+    deadlineAt: ts("deadline_at").notNull(),
+  },
+  (t) => [
+    // One unfinished operation per instance, enforced by the database itself so
+    // two concurrent requests cannot both start one.
+    uniqueIndex("operation_one_active_per_instance")
+      .on(t.instanceId)
+      .where(sql`${t.status} in ('pending', 'running')`),
+    index("operation_account_idx").on(t.accountId, t.id),
+    index("operation_unfinished_idx")
+      .on(t.deadlineAt)
+      .where(sql`${t.status} in ('pending', 'running')`),
+  ],
+);
+
+/** The three config documents of an instance; secrets inside are encrypted. */
+export const instanceConfig = pgTable("instance_config", {
+  instanceId: text("instance_id")
+    .primaryKey()
+    .references(() => instance.id, { onDelete: "cascade" }),
+  provider: jsonb("provider").$type<Record<string, unknown>>(),
+  integrations: jsonb("integrations").$type<Record<string, unknown>>(),
+  agents: jsonb("agents").$type<Record<string, unknown>>(),
+  /** Hash of the documents last applied to the machine. */
+  appliedHash: text("applied_hash"),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+});
+
+export const idempotencyKey = pgTable(
+  "idempotency_key",
+  {
+    accountId: text("account_id")
+      .notNull()
+      .references(() => account.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    /** SHA-256 of method, path and body: the same key with another request is refused. */
+    requestHash: text("request_hash").notNull(),
+    /** null while the first request is still executing. */
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
+    createdAt: created(),
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ name: "idempotency_key_pkey", columns: [t.accountId, t.key] }), index("idempotency_key_expires_idx").on(t.expiresAt)],
+);
+
+export const webhookEndpoint = pgTable(
+  "webhook_endpoint",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => account.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    events: text("events").array().notNull(),
+    description: text("description"),
+    enabled: boolean("enabled").notNull().default(true),
+    disabledReason: text("disabled_reason"),
+    /** whsec_ secrets, encrypted; the previous one signs too until it expires. */
+    secretEnc: text("secret_enc").notNull(),
+    previousSecretEnc: text("previous_secret_enc"),
+    previousSecretExpiresAt: ts("previous_secret_expires_at"),
+    /** Start of the current run of failed deliveries; null after a success. */
+    failingSince: ts("failing_since"),
+    createdAt: created(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [index("webhook_endpoint_account_idx").on(t.accountId, t.id)],
+);
+
+/**
+ * The outbox: one row per event, written in the transaction that finishes the
+ * operation, so a completion is never lost even when delivery is down.
+ */
+export const webhookMessage = pgTable(
+  "webhook_message",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => account.id, { onDelete: "cascade" }),
+    eventType: text("event_type").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: created(),
+    /** When its deliveries were fanned out; null = not yet. */
+    dispatchedAt: ts("dispatched_at"),
+  },
+  (t) => [index("webhook_message_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} is null`)],
+);
+
+export const webhookDelivery = pgTable(
+  "webhook_delivery",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoint.id, { onDelete: "cascade" }),
+    messageId: text("message_id")
+      .notNull()
+      .references(() => webhookMessage.id, { onDelete: "cascade" }),
+    eventType: text("event_type").notNull(),
+    status: text("status").notNull(),
+    attempts: jsonb("attempts")
+      .$type<{ at: string; response_status: number | null; duration_ms: number; error: string | null }[]>()
+      .notNull()
+      .default([]),
+    nextAttemptAt: ts("next_attempt_at"),
+    createdAt: created(),
+  },
+  (t) => [
+    uniqueIndex("webhook_delivery_message_endpoint_key").on(t.messageId, t.endpointId),
+    index("webhook_delivery_endpoint_idx").on(t.endpointId, t.id),
+  ],
+);

@@ -1,0 +1,231 @@
+import { z } from "zod";
+
+/**
+ * Every setting the server reads, validated once. Nothing else in the code base
+ * reads `process.env` for configuration: import `config()` instead.
+ *
+ * A service that is not configured falls back to its embedded default (PGlite,
+ * the in-process rate limiter, the in-process job runner, the simulated compute
+ * provider). On Vercel, or with REQUIRE_SERVICES=1, that fallback is refused:
+ * start-up fails with a message naming every missing variable.
+ */
+
+const flag = z
+  .enum(["1", "0", "true", "false", ""])
+  .optional()
+  .transform((v) => v === "1" || v === "true");
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const intSetting = (fallback: number, min = 0) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) {
+        ctx.addIssue({ code: "custom", message: `must be an integer >= ${min}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const envSchema = z.object({
+  NODE_ENV: optionalString,
+  VERCEL: optionalString,
+  REQUIRE_SERVICES: flag,
+  DATA_DIR: optionalString,
+  PUBLIC_BASE_URL: optionalString,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).optional(),
+
+  DATABASE_URL: optionalString,
+  DATABASE_DRIVER: z.enum(["auto", "pg", "neon"]).optional(),
+  NEON_WS_PROXY: optionalString,
+
+  API_KEY_PEPPERS: optionalString,
+  ENCRYPTION_KEYS: optionalString,
+
+  UPSTASH_REDIS_REST_URL: optionalString,
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+  RATE_LIMIT_TIMEOUT_MS: intSetting(1000, 1),
+
+  INNGEST_EVENT_KEY: optionalString,
+  INNGEST_SIGNING_KEY: optionalString,
+  INNGEST_SIGNING_KEY_FALLBACK: optionalString,
+  INNGEST_DEV: optionalString,
+  INNGEST_BASE_URL: optionalString,
+
+  INSTANCE_PROVIDER: z.enum(["local", "fly"]).optional(),
+  LOCAL_PROVIDER_DELAY_MS: intSetting(2000),
+  FLY_API_TOKEN: optionalString,
+  FLY_ORG_SLUG: optionalString,
+  FLY_API_BASE_URL: optionalString,
+  OPENCLAW_IMAGE: optionalString,
+  INSTANCE_DOMAIN: optionalString,
+  DEFAULT_REGION: optionalString,
+  OPERATION_DEADLINE_SECONDS: intSetting(900, 30),
+});
+
+export type Secret = { version: number; value: string };
+
+export interface Config {
+  /** true on Vercel or with REQUIRE_SERVICES=1: embedded defaults are refused. */
+  production: boolean;
+  dataDir: string;
+  publicBaseUrl: string | undefined;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  database:
+    | { kind: "pglite"; dataDir: string | null /* null: in memory */ }
+    | { kind: "pg"; url: string }
+    | { kind: "neon"; url: string; wsProxy: string | undefined };
+  /** Versioned peppers for API-key hashes; undefined: generated under DATA_DIR. */
+  apiKeyPeppers: Secret[] | undefined;
+  /** Versioned AES-256 keys for secrets at rest; undefined: generated under DATA_DIR. */
+  encryptionKeys: Secret[] | undefined;
+  rateLimit:
+    | { kind: "memory" }
+    | { kind: "upstash"; url: string; token: string; timeoutMs: number };
+  jobs:
+    | { kind: "local" }
+    | { kind: "inngest"; eventKey: string | undefined; signingKey: string | undefined; dev: boolean; baseUrl: string | undefined };
+  compute:
+    | { kind: "local"; delayMs: number }
+    | { kind: "fly"; token: string; org: string; apiBaseUrl: string; image: string };
+  instanceDomain: string;
+  defaultRegion: string;
+  operationDeadlineSeconds: number;
+}
+
+/** The OpenClaw image every new machine runs. Pinned: never `latest`. */
+export const DEFAULT_OPENCLAW_IMAGE = "ghcr.io/openclaw/openclaw:2026.11.20";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function parseSecrets(name: string, raw: string, bytes: number | null): Secret[] {
+  // "2:secret-two,1:secret-one": the highest version is the current one; the
+  // others are kept to read what they wrote until it has been rewritten.
+  const out: Secret[] = [];
+  for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+):(.+)$/.exec(part);
+    if (!m) throw new ConfigError(`${name}: expected "version:secret[,version:secret...]"`);
+    const value = m[2]!;
+    if (bytes !== null && Buffer.from(value, "base64").length !== bytes) {
+      throw new ConfigError(`${name}: version ${m[1]} must be ${bytes} bytes, base64-encoded`);
+    }
+    if (bytes === null && value.length < 32) {
+      throw new ConfigError(`${name}: version ${m[1]} must be at least 32 characters`);
+    }
+    out.push({ version: Number(m[1]), value });
+  }
+  if (out.length === 0) throw new ConfigError(`${name}: no secret given`);
+  if (new Set(out.map((s) => s.version)).size !== out.length) {
+    throw new ConfigError(`${name}: a version appears twice`);
+  }
+  return out.sort((a, b) => b.version - a.version);
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const production = Boolean(e.VERCEL) || e.REQUIRE_SERVICES;
+  const missing: string[] = [];
+  const need = (name: keyof typeof e) => {
+    if (production && !e[name]) missing.push(name);
+  };
+
+  need("DATABASE_URL");
+  need("API_KEY_PEPPERS");
+  need("ENCRYPTION_KEYS");
+  need("UPSTASH_REDIS_REST_URL");
+  need("UPSTASH_REDIS_REST_TOKEN");
+  const inngestDev = e.INNGEST_DEV === "1" || e.INNGEST_DEV === "true";
+  if (!inngestDev) {
+    need("INNGEST_EVENT_KEY");
+    need("INNGEST_SIGNING_KEY");
+  }
+  if (production && !e.INSTANCE_PROVIDER) missing.push("INSTANCE_PROVIDER");
+  if (e.INSTANCE_PROVIDER === "fly") {
+    for (const name of ["FLY_API_TOKEN", "FLY_ORG_SLUG", "INSTANCE_DOMAIN"] as const) {
+      if (!e[name]) missing.push(name);
+    }
+  }
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `Missing settings: ${[...new Set(missing)].join(", ")}.\n` +
+        (production
+          ? "Embedded defaults are refused on Vercel and with REQUIRE_SERVICES=1. See .env.example."
+          : "See .env.example."),
+    );
+  }
+
+  const dataDir = e.DATA_DIR ?? ".data";
+  let database: Config["database"];
+  const url = e.DATABASE_URL;
+  if (!url) database = { kind: "pglite", dataDir };
+  else if (url === "memory://") database = { kind: "pglite", dataDir: null };
+  else if (/^postgres(ql)?:\/\//.test(url)) {
+    const driver = e.DATABASE_DRIVER ?? "auto";
+    const neon = driver === "neon" || (driver === "auto" && /\.neon\.tech(:\d+)?\//.test(url));
+    database = neon ? { kind: "neon", url, wsProxy: e.NEON_WS_PROXY } : { kind: "pg", url };
+  } else {
+    throw new ConfigError("DATABASE_URL: expected a postgres:// or postgresql:// URL (or memory:// for tests)");
+  }
+
+  const upstash = e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN;
+  const inngest = e.INNGEST_EVENT_KEY || e.INNGEST_SIGNING_KEY || inngestDev;
+
+  return {
+    production,
+    dataDir,
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
+    logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
+    database,
+    apiKeyPeppers: e.API_KEY_PEPPERS ? parseSecrets("API_KEY_PEPPERS", e.API_KEY_PEPPERS, null) : undefined,
+    encryptionKeys: e.ENCRYPTION_KEYS ? parseSecrets("ENCRYPTION_KEYS", e.ENCRYPTION_KEYS, 32) : undefined,
+    rateLimit: upstash
+      ? { kind: "upstash", url: e.UPSTASH_REDIS_REST_URL!, token: e.UPSTASH_REDIS_REST_TOKEN!, timeoutMs: e.RATE_LIMIT_TIMEOUT_MS }
+      : { kind: "memory" },
+    jobs: inngest
+      ? { kind: "inngest", eventKey: e.INNGEST_EVENT_KEY, signingKey: e.INNGEST_SIGNING_KEY, dev: inngestDev, baseUrl: e.INNGEST_BASE_URL }
+      : { kind: "local" },
+    compute:
+      e.INSTANCE_PROVIDER === "fly"
+        ? {
+            kind: "fly",
+            token: e.FLY_API_TOKEN!,
+            org: e.FLY_ORG_SLUG!,
+            apiBaseUrl: (e.FLY_API_BASE_URL ?? "https://api.machines.dev").replace(/\/+$/, ""),
+            image: e.OPENCLAW_IMAGE ?? DEFAULT_OPENCLAW_IMAGE,
+          }
+        : { kind: "local", delayMs: e.LOCAL_PROVIDER_DELAY_MS },
+    instanceDomain: e.INSTANCE_DOMAIN ?? "localhost",
+    defaultRegion: e.DEFAULT_REGION ?? "iad",
+    operationDeadlineSeconds: e.OPERATION_DEADLINE_SECONDS,
+  };
+}
+
+const holder = globalThis as unknown as { __mocConfig?: Config };
+
+/** The configuration of this process, read and validated on first use. */
+export function config(): Config {
+  holder.__mocConfig ??= loadConfig();
+  return holder.__mocConfig;
+}
+
+/** Tests only: forget the cached configuration so the next call re-reads the environment. */
+export function resetConfig(): void {
+  delete holder.__mocConfig;
+}

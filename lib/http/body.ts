@@ -1,0 +1,98 @@
+import type { z } from "zod";
+import { ApiError, validationError, type FieldError } from "../errors";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Turns zod issues into `{path, message}` pairs that name the field. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const base = formatPath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: "Unknown field." });
+    } else {
+      out.push({ path: base, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  return s;
+}
+
+async function readLimited(req: Request): Promise<string> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = Buffer.concat(chunks);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ApiError("malformed_json", "The request body is not valid UTF-8.");
+  }
+}
+
+function tooLarge() {
+  return new ApiError("payload_too_large", `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+}
+
+function isJsonType(contentType: string | null): boolean {
+  if (!contentType) return false;
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+/**
+ * Reads and validates a JSON body. Endpoints without a body schema accept an
+ * empty body whatever its content type (so `curl -X POST` works) or `{}`.
+ */
+export async function parseBody<S extends z.ZodType>(req: Request, schema: S | undefined): Promise<{ value: z.output<S> | undefined; raw: unknown }> {
+  const text = await readLimited(req);
+  if (text.trim() === "") {
+    if (!schema) return { value: undefined, raw: undefined };
+    return validate(schema, {});
+  }
+  if (!isJsonType(req.headers.get("content-type"))) {
+    throw new ApiError("unsupported_media_type", "Send the body as JSON with `Content-Type: application/json`.", {
+      headers: { "accept-post": "application/json" },
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError("malformed_json", `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!schema) {
+    if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && Object.keys(raw).length === 0) {
+      return { value: undefined, raw };
+    }
+    throw validationError([{ path: "", message: "This endpoint takes no request body." }]);
+  }
+  return validate(schema, raw);
+}
+
+export function validate<S extends z.ZodType>(schema: S, raw: unknown, where?: string): { value: z.output<S>; raw: unknown } {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const errors = fieldErrors(result.error);
+    throw validationError(where ? errors.map((e) => ({ ...e, path: e.path ? `${where}.${e.path}` : where })) : errors);
+  }
+  return { value: result.data, raw };
+}

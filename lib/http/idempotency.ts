@@ -1,0 +1,103 @@
+import { createHash } from "node:crypto";
+import { and, eq, gt, lte, sql } from "drizzle-orm";
+import type { Tx } from "@/db/client";
+import { idempotencyKey } from "@/db/schema";
+import { ApiError } from "../errors";
+
+/** How long a key and its response are kept (DESIGN 3.5). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Headers of the first response that a replay repeats. */
+const REPLAYED_HEADERS = ["location", "operation-location", "content-type"];
+
+/**
+ * Reads the Idempotency-Key header: 1-255 printable ASCII characters, bare or
+ * as a quoted string (the IETF draft's form). Absent: null.
+ */
+export function readIdempotencyKey(req: Request): string | null {
+  const raw = req.headers.get("idempotency-key");
+  if (raw === null) return null;
+  let key = raw.trim();
+  if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
+  if (key.length < 1 || key.length > 255 || !/^[\x20-\x7e]+$/.test(key)) {
+    throw new ApiError("invalid_idempotency_key", "Idempotency-Key must be 1-255 printable ASCII characters.");
+  }
+  return key;
+}
+
+/** The request's fingerprint: method, path and body, the body canonicalised so key order and spacing do not matter. */
+export function requestFingerprint(method: string, path: string, body: unknown): string {
+  return createHash("sha256")
+    .update(JSON.stringify([method, path, canonical(body)]))
+    .digest("hex");
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Claims `key` for this request inside the request's transaction, or answers
+ * how an earlier request with the same key ended:
+ *  - a transaction-scoped advisory lock on (account, key): a second request
+ *    arriving while the first still runs gets 409 instead of waiting;
+ *  - a stored response for the same fingerprint is replayed; for another
+ *    fingerprint the answer is 422.
+ * The response is stored by `remember` in the same transaction that wrote the
+ * request's effects (e.g. the operation), so N identical concurrent requests
+ * create exactly one.
+ */
+export async function claim(tx: Tx, accountId: string, key: string, fingerprint: string, now = new Date()): Promise<StoredResponse | null> {
+  const lock = await tx.execute<{ locked: boolean }>(
+    sql`select pg_try_advisory_xact_lock(hashtextextended(${accountId + "\u0000" + key}, 0)) as locked`,
+  );
+  const locked = (lock as unknown as { rows: { locked: boolean }[] }).rows[0]?.locked;
+  if (!locked) {
+    throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still executing. Retry once it has finished.", {
+      headers: { "retry-after": "1" },
+    });
+  }
+  const [row] = await tx
+    .select()
+    .from(idempotencyKey)
+    .where(and(eq(idempotencyKey.accountId, accountId), eq(idempotencyKey.key, key), gt(idempotencyKey.expiresAt, now)))
+    .limit(1);
+  if (!row) return null;
+  if (row.requestHash !== fingerprint) {
+    throw new ApiError(
+      "idempotency_key_reused",
+      "This Idempotency-Key was used with a different request (method, path or body). Use a new key for a new request.",
+    );
+  }
+  return { status: row.responseStatus ?? 200, body: row.responseBody ?? "", headers: row.responseHeaders ?? {} };
+}
+
+/** Stores the response of a request that succeeded, in its transaction. */
+export async function remember(tx: Tx, accountId: string, key: string, fingerprint: string, res: StoredResponse, now = new Date()): Promise<void> {
+  const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => REPLAYED_HEADERS.includes(k)));
+  // An expired row with the same key may still be there: the key is free again.
+  await tx.delete(idempotencyKey).where(and(eq(idempotencyKey.accountId, accountId), eq(idempotencyKey.key, key), lte(idempotencyKey.expiresAt, now)));
+  await tx.insert(idempotencyKey).values({
+    accountId,
+    key,
+    requestHash: fingerprint,
+    responseStatus: res.status,
+    responseBody: res.body,
+    responseHeaders: headers,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
+  });
+}

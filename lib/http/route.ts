@@ -1,0 +1,270 @@
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import { getDb, type Db, type Tx } from "@/db/client";
+import { runAfter } from "../after";
+import { config } from "../config";
+import { ApiError } from "../errors";
+import { afterVerified, verifyToken, type Principal } from "../keys/verify";
+import { errorMessage, log } from "../log";
+import type { RateClass } from "../ratelimit/types";
+import type { Scope } from "../scopes";
+import { parseBody, validate } from "./body";
+import type { ServiceContext } from "./context";
+import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
+import { problemResponse } from "./problem";
+import { enforceRateLimit } from "./ratelimit";
+import { Reply } from "./reply";
+
+export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+export type Method = (typeof METHODS)[number];
+
+type AnySchema = z.ZodType;
+type Out<S> = S extends AnySchema ? z.output<S> : undefined;
+
+/** One endpoint: who may call it, what it takes, what it does. */
+export interface Endpoint<B extends AnySchema | undefined = AnySchema | undefined, Q extends AnySchema | undefined = AnySchema | undefined> {
+  summary: string;
+  description?: string;
+  /** The scope a key needs; "any" = any valid key. (A public endpoint is a PublicEndpoint.) */
+  scope: Scope | "any";
+  /** Rate class; defaults to read for GET, write otherwise. "heavy" marks a request that starts an operation. */
+  rate?: RateClass;
+  body?: B;
+  query?: Q;
+  /** The success response's schema and status, for the OpenAPI document. */
+  response?: { status: number; schema?: AnySchema; description: string };
+  /** The error codes this endpoint may answer beyond the common ones, for the OpenAPI document. */
+  errors?: string[];
+  handler(ctx: ServiceContext, input: { body: Out<B>; query: Out<Q>; params: Record<string, string> }, req: Request): Promise<unknown>;
+}
+
+/** A public endpoint's handler gets no account or key. */
+export interface PublicEndpoint {
+  summary: string;
+  description?: string;
+  scope: "public";
+  response?: { status: number; schema?: AnySchema; description: string };
+  handler(req: Request): Promise<unknown> | unknown;
+}
+
+type RouteContext = { params: Promise<Record<string, string | string[] | undefined>> };
+type Handler = (req: Request, context: RouteContext) => Promise<Response>;
+export type RouteDefinition = Partial<Record<Method, Endpoint<any, any> | PublicEndpoint>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Declares an endpoint with its schemas' types flowing into the handler. */
+export function endpoint<B extends AnySchema | undefined = undefined, Q extends AnySchema | undefined = undefined>(def: Endpoint<B, Q>): Endpoint<B, Q> {
+  return def;
+}
+
+/**
+ * Builds a route file's exports: every HTTP method, the declared ones through
+ * the shared pipeline, the others as a problem+json 405 with `Allow`.
+ *
+ *   export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({ GET: endpoint({...}) });
+ */
+export function route(defs: RouteDefinition): Record<Method | "OPTIONS", Handler> & { definition: RouteDefinition } {
+  const allow = [...METHODS.filter((m) => defs[m]), "OPTIONS"].join(", ");
+  const out = { definition: defs } as Record<Method | "OPTIONS", Handler> & { definition: RouteDefinition };
+  for (const m of METHODS) {
+    const def = defs[m];
+    out[m] = def ? (req, c) => run(def, req, c) : (req) => methodNotAllowed(req, allow);
+  }
+  out.OPTIONS = async () => new Response(null, { status: 204, headers: { allow } });
+  return out;
+}
+
+async function methodNotAllowed(req: Request, allow: string): Promise<Response> {
+  const requestId = requestIdOf(req);
+  return problemResponse(
+    new ApiError("method_not_allowed", `${req.method} is not allowed here. Allowed: ${allow}.`, { headers: { allow } }),
+    requestId,
+  );
+}
+
+/** Keeps a caller's X-Request-Id when it is a sane token, so logs on both sides line up. */
+function requestIdOf(req: Request): string {
+  const given = req.headers.get("x-request-id");
+  if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return given;
+  return `req_${randomUUID().replaceAll("-", "")}`;
+}
+
+async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteContext): Promise<Response> {
+  const started = performance.now();
+  const requestId = requestIdOf(req);
+  const headers = new Headers({ "x-request-id": requestId, "cache-control": "no-store" });
+  let response: Response;
+  let keyId: string | undefined;
+  try {
+    if (def.scope === "public") {
+      response = render(req, await (def as PublicEndpoint).handler(req), headers);
+    } else {
+      const e = def as Endpoint;
+      const db = await getDb();
+      const principal = await authenticate(req, db);
+      keyId = principal.key.id;
+      const rateClass = e.rate ?? (req.method === "GET" ? "read" : "write");
+      for (const [k, v] of Object.entries(await enforceRateLimit(principal, rateClass))) headers.set(k, v);
+      authorize(principal, e.scope);
+      response = await execute(e, req, context, db, principal, requestId, headers);
+    }
+  } catch (err) {
+    response = problemResponse(toApiError(err, requestId), requestId, headers);
+  }
+  log.info("request", {
+    request_id: requestId,
+    method: req.method,
+    path: new URL(req.url).pathname,
+    status: response.status,
+    key_id: keyId,
+    ms: Math.round(performance.now() - started),
+  });
+  return response;
+}
+
+/** Bearer-key authentication and the plan's API access. */
+async function authenticate(req: Request, db: Db): Promise<Principal> {
+  if (req.headers.has("cookie")) {
+    throw new ApiError("cookies_not_allowed", "This API accepts API keys only; requests carrying cookies are refused. Send no Cookie header.");
+  }
+  const header = req.headers.get("authorization");
+  if (!header) throw new ApiError("missing_api_key", "Send an API key as `Authorization: Bearer moc_...`.");
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw new ApiError("invalid_api_key", "The Authorization header must be `Bearer <api key>`.");
+  const token = m[1]!;
+  const v = await verifyToken(db, token);
+  if (!v.ok) {
+    switch (v.reason) {
+      case "malformed":
+        throw new ApiError("invalid_api_key", "The API key is malformed or mistyped (its checksum does not match).");
+      case "expired":
+        throw new ApiError("api_key_expired", "The API key has expired. Create a new one.");
+      case "revoked":
+        throw new ApiError("invalid_api_key", "The API key has been revoked.");
+      default:
+        throw new ApiError("invalid_api_key", "The API key is not valid.");
+    }
+  }
+  runAfter("key-last-used", () => afterVerified(db, token, v));
+  if (!v.principal.account.apiAccess) {
+    throw new ApiError(
+      "plan_without_api_access",
+      `The ${v.principal.account.plan} plan has no API access. Upgrade to Pro or Business to use the API.`,
+    );
+  }
+  return v.principal;
+}
+
+function authorize(principal: Principal, scope: Scope | "any"): void {
+  if (scope === "any" || principal.key.scopes.includes(scope)) return;
+  throw new ApiError("insufficient_scope", `This request needs the \`${scope}\` scope, which this key does not have.`, {
+    extra: { required_scope: scope },
+  });
+}
+
+async function execute(
+  e: Endpoint,
+  req: Request,
+  context: RouteContext,
+  db: Db,
+  principal: Principal,
+  requestId: string,
+  headers: Headers,
+): Promise<Response> {
+  const url = new URL(req.url);
+  const params = await routeParams(context);
+  const query = e.query ? validate(e.query, Object.fromEntries(url.searchParams), "query").value : undefined;
+  if (!e.query && [...url.searchParams.keys()].length > 0) {
+    throw new ApiError("validation_error", `Unknown query parameter \`${[...url.searchParams.keys()][0]}\`.`, {
+      extra: { errors: [...url.searchParams.keys()].map((k) => ({ path: `query.${k}`, message: "Unknown query parameter." })) },
+    });
+  }
+  const idemKey = req.method === "GET" ? null : readIdempotencyKey(req);
+  const { value: body, raw } = await parseBody(req, e.body);
+  const effects: (() => Promise<unknown> | unknown)[] = [];
+  const ctxFor = (q: Db | Tx): ServiceContext => ({
+    requestId,
+    db: q,
+    account: principal.account,
+    key: principal.key,
+    afterCommit: (fn) => void effects.push(fn),
+  });
+  const input = { body, query, params };
+
+  let response: Response;
+  if (req.method === "GET") {
+    response = render(req, await e.handler(ctxFor(db), input as never, req), headers);
+  } else {
+    // A mutation's writes, and its idempotency record, commit together or not at all.
+    const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
+    response = await db.transaction(async (tx) => {
+      if (idemKey) {
+        const stored = await claim(tx, principal.account.id, idemKey, fingerprint);
+        if (stored) {
+          const h = new Headers(headers);
+          for (const [k, v] of Object.entries(stored.headers)) h.set(k, v);
+          h.set("idempotent-replayed", "true");
+          return new Response(stored.status === 204 ? null : stored.body, { status: stored.status, headers: h });
+        }
+      }
+      const res = render(req, await e.handler(ctxFor(tx), input as never, req), headers);
+      if (idemKey && res.ok) {
+        const text = await res.clone().text();
+        await remember(tx, principal.account.id, idemKey, fingerprint, {
+          status: res.status,
+          body: text,
+          headers: Object.fromEntries(res.headers),
+        });
+      }
+      return res;
+    });
+  }
+  for (const fn of effects) runAfter("after-commit", async () => fn());
+  return response;
+}
+
+async function routeParams(context: RouteContext): Promise<Record<string, string>> {
+  const raw = (await context?.params) ?? {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (typeof v === "string") out[k] = safeDecode(v);
+  return out;
+}
+
+function safeDecode(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v; // not percent-encoded after all (a literal "%")
+  }
+}
+
+function absolute(req: Request, path: string): string {
+  const base = config().publicBaseUrl ?? new URL(req.url).origin;
+  return new URL(path, base + "/").toString();
+}
+
+function render(req: Request, result: unknown, headers: Headers): Response {
+  const reply = result instanceof Reply ? result : new Reply(200, result);
+  const h = new Headers(headers);
+  for (const [k, v] of Object.entries(reply.headers)) {
+    h.set(k, k === "location" || k === "operation-location" ? absolute(req, v) : v);
+  }
+  if (reply.nextCursor) {
+    const next = new URL(absolute(req, new URL(req.url).pathname + new URL(req.url).search));
+    next.searchParams.set("cursor", reply.nextCursor);
+    h.set("link", `<${next.toString()}>; rel="next"`);
+  }
+  if (reply.status === 204) return new Response(null, { status: 204, headers: h });
+  h.set("content-type", "application/json");
+  return new Response(JSON.stringify(reply.body), { status: reply.status, headers: h });
+}
+
+function toApiError(err: unknown, requestId: string): ApiError {
+  if (err instanceof ApiError) return err;
+  log.error("unhandled error", { request_id: requestId, error: errorMessage(err) });
+  return new ApiError("internal_error", `Something went wrong on our side. Quote request id ${requestId} if you contact support.`);
+}
+
+/** For routes outside the pipeline (the /api/v1 catch-all): a problem+json answer with a request id. */
+export function problem(req: Request, err: ApiError): Response {
+  return problemResponse(err, requestIdOf(req));
+}

@@ -1,0 +1,97 @@
+import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { account, apiKey } from "@/db/schema";
+import { effectiveLimits, PLANS, type EffectiveLimits, type PlanName } from "../plans";
+import type { Scope } from "../scopes";
+import { apiKeyPeppers } from "../secrets";
+import { hashSecret, parseToken, verifySecret } from "./token";
+
+export interface Principal {
+  account: { id: string; email: string; plan: PlanName; apiAccess: boolean; limits: EffectiveLimits };
+  key: { id: string; scopes: Scope[] };
+}
+
+export type Verification =
+  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null }
+  | { ok: false; reason: "malformed" | "unknown" | "revoked" | "expired" };
+
+/**
+ * The key check as an explicit sequence: shape and checksum (no database
+ * touched for a mistyped token), lookup by the public short id, constant-time
+ * hash comparison, revocation, expiry. Failures are values; only
+ * infrastructure problems throw.
+ */
+export async function verifyToken(db: Db, token: string, now = new Date()): Promise<Verification> {
+  const parsed = parseToken(token);
+  if (!parsed) return { ok: false, reason: "malformed" };
+  const [row] = await db
+    .select({
+      keyId: apiKey.id,
+      secretHash: apiKey.secretHash,
+      pepperVersion: apiKey.pepperVersion,
+      scopes: apiKey.scopes,
+      expiresAt: apiKey.expiresAt,
+      revokedAt: apiKey.revokedAt,
+      lastUsedAt: apiKey.lastUsedAt,
+      accountId: account.id,
+      email: account.email,
+      plan: account.plan,
+      limitOverrides: account.limitOverrides,
+    })
+    .from(apiKey)
+    .innerJoin(account, eq(account.id, apiKey.accountId))
+    .where(eq(apiKey.shortId, parsed.shortId))
+    .limit(1);
+  if (!row || !verifySecret(parsed.secret, row.secretHash, row.pepperVersion, apiKeyPeppers())) {
+    return { ok: false, reason: "unknown" };
+  }
+  if (row.revokedAt) return { ok: false, reason: "revoked" };
+  if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: "expired" };
+  return {
+    ok: true,
+    pepperVersion: row.pepperVersion,
+    lastUsedAt: row.lastUsedAt,
+    principal: {
+      account: {
+        id: row.accountId,
+        email: row.email,
+        plan: row.plan,
+        apiAccess: PLANS[row.plan].apiAccess,
+        limits: effectiveLimits(row.plan, row.limitOverrides),
+      },
+      key: { id: row.keyId, scopes: row.scopes },
+    },
+  };
+}
+
+/** Touching last_used_at at most once a minute keeps a write off the hot path. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * Work to do after a successful verification, off the response's path:
+ * record last use (throttled) and re-hash under the newest pepper when the key
+ * was hashed under an older one, so old peppers can be retired.
+ */
+export async function afterVerified(db: Db, token: string, v: Extract<Verification, { ok: true }>, now = new Date()): Promise<void> {
+  const peppers = apiKeyPeppers();
+  const current = peppers[0]!;
+  const keyId = v.principal.key.id;
+  if (v.pepperVersion !== current.version) {
+    const parsed = parseToken(token)!;
+    await db
+      .update(apiKey)
+      .set({ secretHash: hashSecret(parsed.secret, current), pepperVersion: current.version, lastUsedAt: now })
+      .where(and(eq(apiKey.id, keyId), eq(apiKey.pepperVersion, v.pepperVersion)));
+    return;
+  }
+  if (v.lastUsedAt && now.getTime() - v.lastUsedAt.getTime() < LAST_USED_RESOLUTION_MS) return;
+  await db
+    .update(apiKey)
+    .set({ lastUsedAt: now })
+    .where(
+      and(
+        eq(apiKey.id, keyId),
+        or(isNull(apiKey.lastUsedAt), lt(apiKey.lastUsedAt, sql`${now.toISOString()}::timestamptz - interval '60 seconds'`)),
+      ),
+    );
+}

@@ -1,0 +1,7 @@
+// Runs before every test file, in each worker: an isolated embedded runtime
+// (in-memory PGlite, fixed secrets, no provider delay) unless a suite says otherwise.
+process.env.DATABASE_URL ??= "memory://";
+process.env.API_KEY_PEPPERS ??= "1:test-pepper-0123456789abcdefghijklmnopqrstuvwxyz";
+process.env.ENCRYPTION_KEYS ??= "1:" + Buffer.alloc(32, 7).toString("base64");
+process.env.LOCAL_PROVIDER_DELAY_MS ??= "0";
+process.env.LOG_LEVEL ??= "silent";

@@ -1,0 +1,74 @@
+import { getDb } from "@/db/client";
+import { apiKey } from "@/db/schema";
+import { eq } from "drizzle-orm";
+import type { PlanName } from "@/lib/plans";
+import type { Scope, ScopeShortcut } from "@/lib/scopes";
+import { upsertAccount } from "@/lib/services/accounts";
+import { insertKey } from "@/lib/services/keys";
+
+let counter = 0;
+
+export interface TestAccount {
+  accountId: string;
+  email: string;
+  token: string;
+  keyId: string;
+}
+
+/** A new account with one key (all scopes unless told otherwise). */
+export async function createAccount(opts: { plan?: PlanName; scopes?: (Scope | ScopeShortcut)[]; email?: string } = {}): Promise<TestAccount> {
+  const db = await getDb();
+  const email = opts.email ?? `user${++counter}-${Date.now()}@example.com`;
+  const acct = await upsertAccount(db, email, opts.plan ?? "pro");
+  const key = await insertKey(db, acct.id, { name: "test", scopes: opts.scopes ?? ["all"] });
+  return { accountId: acct.id, email, token: key.token, keyId: key.id };
+}
+
+/** Another key on an existing account. */
+export async function createKeyFor(accountId: string, opts: { scopes?: (Scope | ScopeShortcut)[]; expiresAt?: Date } = {}) {
+  const db = await getDb();
+  return insertKey(db, accountId, { name: "extra", scopes: opts.scopes ?? ["all"], expiresAt: opts.expiresAt ?? null });
+}
+
+/** Makes a key look expired (an expiry in the past cannot be created through the API). */
+export async function expireKey(keyId: string) {
+  const db = await getDb();
+  await db.update(apiKey).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(apiKey.id, keyId));
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** A small HTTP client like a user's script: JSON in, JSON out. */
+export function client(baseUrl: string, token?: string, extraHeaders: Record<string, string> = {}) {
+  const call = async <T = any>(method: string, path: string, opts: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const headers: Record<string, string> = { ...extraHeaders, ...opts.headers };
+    if (token && !("authorization" in headers)) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined = opts.rawBody;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const res = await fetch(new URL(path, baseUrl), { method, headers, body, redirect: "manual" });
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, headers: res.headers, body: parsed as T, text };
+  };
+  return {
+    get: <T = any>(p: string, o?: { headers?: Record<string, string> }) => call<T>("GET", p, o), // eslint-disable-line @typescript-eslint/no-explicit-any
+    post: <T = any>(p: string, body?: unknown, o?: { headers?: Record<string, string> }) => call<T>("POST", p, { ...o, body }), // eslint-disable-line @typescript-eslint/no-explicit-any
+    put: <T = any>(p: string, body?: unknown, o?: { headers?: Record<string, string> }) => call<T>("PUT", p, { ...o, body }), // eslint-disable-line @typescript-eslint/no-explicit-any
+    patch: <T = any>(p: string, body?: unknown, o?: { headers?: Record<string, string> }) => call<T>("PATCH", p, { ...o, body }), // eslint-disable-line @typescript-eslint/no-explicit-any
+    delete: <T = any>(p: string, o?: { headers?: Record<string, string> }) => call<T>("DELETE", p, o), // eslint-disable-line @typescript-eslint/no-explicit-any
+    raw: call,
+  };
+}
