@@ -3,7 +3,8 @@ import { apiKey } from "@/db/schema";
 import { eq } from "drizzle-orm";
 import type { PlanName } from "@/lib/plans";
 import type { Scope, ScopeShortcut } from "@/lib/scopes";
-import { upsertAccount } from "@/lib/services/accounts";
+import type { LimitOverrides } from "@/lib/plans";
+import { setLimitOverrides, upsertAccount } from "@/lib/services/accounts";
 import { insertKey } from "@/lib/services/keys";
 
 let counter = 0;
@@ -16,10 +17,13 @@ export interface TestAccount {
 }
 
 /** A new account with one key (all scopes unless told otherwise). */
-export async function createAccount(opts: { plan?: PlanName; scopes?: (Scope | ScopeShortcut)[]; email?: string } = {}): Promise<TestAccount> {
+export async function createAccount(
+  opts: { plan?: PlanName; scopes?: (Scope | ScopeShortcut)[]; email?: string; limits?: LimitOverrides } = {},
+): Promise<TestAccount> {
   const db = await getDb();
-  const email = opts.email ?? `user${++counter}-${Date.now()}@example.com`;
+  const email = opts.email ?? `user${++counter}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
   const acct = await upsertAccount(db, email, opts.plan ?? "pro");
+  if (opts.limits) await setLimitOverrides(db, email, opts.limits);
   const key = await insertKey(db, acct.id, { name: "test", scopes: opts.scopes ?? ["all"] });
   return { accountId: acct.id, email, token: key.token, keyId: key.id };
 }
@@ -71,4 +75,31 @@ export function client(baseUrl: string, token?: string, extraHeaders: Record<str
     delete: <T = any>(p: string, o?: { headers?: Record<string, string> }) => call<T>("DELETE", p, o), // eslint-disable-line @typescript-eslint/no-explicit-any
     raw: call,
   };
+}
+
+/** Polls an operation until it has finished, as a user's script would. */
+export async function waitForOperation(api: ReturnType<typeof client>, opId: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await api.get(`/api/v1/operations/${opId}`);
+    if (res.status !== 200) throw new Error(`GET operation ${opId}: ${res.status} ${res.text}`);
+    if (res.body.status === "succeeded" || res.body.status === "failed") return res;
+    if (Date.now() > deadline) throw new Error(`operation ${opId} still ${res.body.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Creates an instance through the API and waits until it runs. */
+export async function createRunningInstance(api: ReturnType<typeof client>, subdomain: string, extra: Record<string, unknown> = {}) {
+  const res = await api.post("/api/v1/instances", { subdomain, ...extra });
+  if (res.status !== 202) throw new Error(`create ${subdomain}: ${res.status} ${res.text}`);
+  const op = await waitForOperation(api, res.body.id);
+  if (op.body.status !== "succeeded") throw new Error(`create ${subdomain} failed: ${op.text}`);
+  return { id: op.body.instance_id as string, operationId: res.body.id as string };
+}
+
+let subdomainCounter = 0;
+/** A subdomain no other test uses. */
+export function uniqueSubdomain(prefix = "box"): string {
+  return `${prefix}-${process.pid}-${++subdomainCounter}-${Math.random().toString(36).slice(2, 6)}`;
 }

@@ -1,0 +1,66 @@
+import { defineFunction } from "@/lib/jobs/types";
+import {
+  deleteExpiredIdempotencyKeys,
+  failStuckOperations,
+  pendingOperations,
+  repairStatus,
+  settledInstances,
+  statusForMachine,
+} from "@/lib/services/maintenance";
+import { machineRef } from "@/lib/services/operation-progress";
+import type { InstanceStatus } from "@/lib/schemas/instances";
+import { operationRequested } from "../events/operation-requested";
+import type { JobDeps } from "../deps";
+
+/** A pending operation this old has probably lost its event. */
+const RESEND_AFTER_MS = 60_000;
+
+/**
+ * Every minute: re-sends operations whose event was lost, fails operations
+ * stuck past their deadline, brings instance statuses back in line with their
+ * machines when they drifted (a machine stopped or vanished behind our back),
+ * and forgets expired idempotency keys.
+ */
+export function makeReconcile(deps: JobDeps) {
+  return defineFunction({
+    id: "reconcile",
+    trigger: { cron: "* * * * *" },
+    concurrency: { limit: 1 },
+    retries: 1,
+    async handler({ step }) {
+      const resent = await step.run("resend-pending", async () => {
+        const ops = await pendingOperations(await deps.db(), deps.now(), RESEND_AFTER_MS);
+        await deps.send(
+          ops.map((op) => ({
+            name: operationRequested.name,
+            id: op.id,
+            data: { operation_id: op.id, instance_id: op.instanceId, account_id: op.accountId, type: op.type },
+          })),
+        );
+        return ops.map((o) => o.id);
+      });
+      const failed = await step.run("fail-stuck", async () => failStuckOperations(await deps.db(), deps.now()));
+      const repaired = await step.run("repair-drift", async () => {
+        const db = await deps.db();
+        const out: { instance_id: string; from: string; to: string }[] = [];
+        for (const inst of await settledInstances(db)) {
+          const ref = machineRef(inst);
+          if (!ref) continue;
+          let state;
+          try {
+            state = await deps.compute().getState(ref);
+          } catch {
+            continue; // the provider is unreachable: no evidence of drift
+          }
+          const to = statusForMachine(inst.status as InstanceStatus, state);
+          if (to && (await repairStatus(db, inst.id, inst.status as InstanceStatus, to))) {
+            out.push({ instance_id: inst.id, from: inst.status, to });
+          }
+        }
+        return out;
+      });
+      const expired = await step.run("expire-idempotency-keys", async () => deleteExpiredIdempotencyKeys(await deps.db(), deps.now()));
+      return { resent, failed, repaired, expired };
+    },
+  });
+}

@@ -1,0 +1,152 @@
+import { randomBytes } from "node:crypto";
+import { NonRetriableError } from "inngest";
+import { eq } from "drizzle-orm";
+import { instance } from "@/db/schema";
+import { ComputeError, type MachineRef } from "@/lib/compute/types";
+import { open, seal } from "@/lib/crypto";
+import { defineFunction } from "@/lib/jobs/types";
+import type { OperationType } from "@/lib/schemas/instances";
+import {
+  finishOperation,
+  loadOperation,
+  machineRef,
+  markRunning,
+  recordMachine,
+} from "@/lib/services/operation-progress";
+import { operationRequested } from "../events/operation-requested";
+import type { JobDeps } from "../deps";
+
+/** How long one wait step may block: under a serverless function's time limit. */
+const WAIT_STEP_MS = 50_000;
+const HEALTH_CHECKS = 10;
+
+/**
+ * A failure that retrying will not mend, carrying a stable code for the
+ * operation's `error`. The code travels in the message because a run's final
+ * error reaches `onFailure` as name and message only.
+ */
+function permanent(code: string, message: string): NonRetriableError {
+  return new NonRetriableError(`[${code}] ${message}`);
+}
+
+export function parseOperationError(err: Error): { code: string; message: string } {
+  const m = /^\[([a-z0-9_]+)\] ([\s\S]*)$/.exec(err.message);
+  if (m) return { code: m[1]!, message: m[2]! };
+  return { code: "operation_failed", message: err.message || "The operation failed." };
+}
+
+/** Provider calls: a permanent ComputeError stops the run, a retryable one is retried by the runtime. */
+async function provider<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ComputeError) {
+      if (!err.retryable) throw permanent(err.code, err.message);
+      throw new Error(`[${err.code}] ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Carries out one operation on one instance: the steps of its type, then the
+ * finish that settles the instance. One run at a time per instance.
+ */
+export function makeRunOperation(deps: JobDeps) {
+  return defineFunction({
+    id: "run-operation",
+    trigger: { event: operationRequested },
+    concurrency: { key: "event.data.instance_id", limit: 1 },
+    retries: 4,
+    async handler({ event, step }) {
+      const opId = event.data.operation_id;
+      const proceed = await step.run("mark-running", async () => markRunning(await deps.db(), opId));
+      if (!proceed) return { skipped: "already finished" };
+
+      const loaded = await step.run("load", async () => {
+        const l = await loadOperation(await deps.db(), opId);
+        if (!l) throw permanent("operation_missing", `Operation ${opId} no longer exists.`);
+        return { type: l.op.type as OperationType, ref: machineRef(l.inst), instanceId: l.inst.id, subdomain: l.inst.subdomain, region: l.inst.flyRegion };
+      });
+      const compute = deps.compute();
+
+      const ensureRef = (ref: MachineRef | null): MachineRef => {
+        if (!ref) throw permanent("instance_not_provisioned", "The instance has no machine yet (its creation did not finish). Delete it and create it again.");
+        return ref;
+      };
+      const waitFor = (ref: MachineRef, state: "started" | "stopped") =>
+        step.run(`wait-${state}`, () => provider(() => compute.waitForState(ref, state, WAIT_STEP_MS)));
+      const healthy = async (ref: MachineRef) => {
+        for (let i = 0; i < HEALTH_CHECKS; i++) {
+          const h = await step.run(`check-health-${i}`, () => provider(() => compute.checkHealth(ref)));
+          if (h.healthy) return;
+          if (i < HEALTH_CHECKS - 1) await step.sleep(`wait-health-${i}`, "3s");
+          else throw permanent("instance_unhealthy", `The assistant did not become healthy: ${h.detail}`);
+        }
+      };
+
+      switch (loaded.type) {
+        case "instance.create": {
+          const ref = await step.run("provision", async () => {
+            const db = await deps.db();
+            // The gateway token is made once and kept sealed, so a retried step provisions with the same one.
+            const [row] = await db.select({ enc: instance.gatewayTokenEnc }).from(instance).where(eq(instance.id, loaded.instanceId));
+            let token = row?.enc ? open(row.enc) : null;
+            if (!token) {
+              token = randomBytes(32).toString("base64url");
+              await db.update(instance).set({ gatewayTokenEnc: seal(token) }).where(eq(instance.id, loaded.instanceId));
+            }
+            const r = await provider(() =>
+              compute.provision({ instanceId: loaded.instanceId, subdomain: loaded.subdomain, region: loaded.region, gatewayToken: token!, config: null }),
+            );
+            await recordMachine(db, loaded.instanceId, r);
+            return r;
+          });
+          await waitFor(ref, "started");
+          await healthy(ref);
+          break;
+        }
+        case "instance.start": {
+          const ref = ensureRef(loaded.ref);
+          await step.run("start", () => provider(() => compute.start(ref)));
+          await waitFor(ref, "started");
+          await healthy(ref);
+          break;
+        }
+        case "instance.stop": {
+          const ref = ensureRef(loaded.ref);
+          await step.run("stop", () => provider(() => compute.stop(ref)));
+          await waitFor(ref, "stopped");
+          break;
+        }
+        case "instance.restart": {
+          const ref = ensureRef(loaded.ref);
+          await step.run("restart", () => provider(() => compute.restart(ref)));
+          await waitFor(ref, "started");
+          await healthy(ref);
+          break;
+        }
+        case "instance.delete": {
+          // An instance whose creation never got a machine has nothing to remove.
+          if (loaded.ref) await step.run("destroy", () => provider(() => compute.destroy(loaded.ref!)));
+          break;
+        }
+        default:
+          throw permanent("unsupported_operation", `Operations of type ${loaded.type} are not supported.`);
+      }
+
+      const done = await step.run("finish", async () => {
+        const op = await finishOperation(await deps.db(), opId, { ok: true });
+        return op?.status ?? "already finished";
+      });
+      await step.run("announce", () => deps.send([{ name: "webhook/messages.pending", data: { reason: opId } }]));
+      return { status: done };
+    },
+
+    async onFailure({ event, error }) {
+      const { code, message } = parseOperationError(error);
+      await finishOperation(await deps.db(), event.data.operation_id, { ok: false, code, message });
+      await deps.send([{ name: "webhook/messages.pending", data: { reason: event.data.operation_id } }]).catch(() => undefined);
+    },
+  });
+}

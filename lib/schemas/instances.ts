@@ -1,0 +1,92 @@
+import { z } from "zod";
+import { REGION_CODES } from "../regions";
+import { PLAN_NAMES } from "../plans";
+import { SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
+import { idOf, pageQuery, timestamp } from "./common";
+
+export const INSTANCE_STATUSES = [
+  "provisioning",
+  "starting",
+  "running",
+  "stopping",
+  "stopped",
+  "restarting",
+  "updating",
+  "deleting",
+  "failed",
+] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+export const OPERATION_TYPES = [
+  "instance.create",
+  "instance.start",
+  "instance.stop",
+  "instance.restart",
+  "instance.delete",
+  "instance.configure",
+] as const;
+export type OperationType = (typeof OPERATION_TYPES)[number];
+
+export const OPERATION_STATUSES = ["pending", "running", "succeeded", "failed"] as const;
+export type OperationStatus = (typeof OPERATION_STATUSES)[number];
+
+export const subdomainSchema = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = subdomainProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .meta({ description: SUBDOMAIN_RULES, example: "my-assistant" });
+
+export const createInstanceFields = {
+  subdomain: subdomainSchema,
+  fly_region: z
+    .enum(REGION_CODES as [string, ...string[]], { message: "Not a region this API offers; see GET /api/v1/regions." })
+    .optional()
+    .meta({ description: "Fly.io region code from GET /api/v1/regions; default: the deployment's default region", example: "dfw" }),
+  name: z.string().trim().min(1).max(100).optional().meta({ description: "A display name", example: "Support bot" }),
+};
+
+export const instanceResource = z
+  .object({
+    id: z.string().meta({ example: "inst_01jd3z6v7a8b9c0d1e2f3g4h5j" }),
+    subdomain: z.string(),
+    name: z.string().nullable(),
+    status: z.enum(INSTANCE_STATUSES),
+    plan: z.enum(PLAN_NAMES as [string, ...string[]]),
+    fly_region: z.string(),
+    url: z.string().meta({ description: "Where the assistant answers" }),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: "Instance" });
+
+export const listInstancesQuery = z.strictObject({
+  status: z.enum(INSTANCE_STATUSES).optional().meta({ description: "Only instances in this status" }),
+});
+
+export const operationResource = z
+  .object({
+    id: z.string().meta({ example: "op_01jd3z6v7a8b9c0d1e2f3g4h5j" }),
+    type: z.enum(OPERATION_TYPES),
+    status: z.enum(OPERATION_STATUSES),
+    instance_id: z.string(),
+    created_at: timestamp,
+    started_at: timestamp.nullable(),
+    completed_at: timestamp.nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  })
+  .meta({ id: "Operation" });
+
+export const listOperationsQuery = pageQuery("op").extend({
+  instance_id: z.string().min(1).max(100).optional().meta({ description: "Only this instance's operations (its id or subdomain)" }),
+  status: z.enum(OPERATION_STATUSES).optional(),
+  type: z.enum(OPERATION_TYPES).optional(),
+});
+
+export const operationIdParam = idOf("op");
+
+export type InstanceResource = z.output<typeof instanceResource>;
+export type OperationResource = z.output<typeof operationResource>;
+
+export const createInstanceBody = z.strictObject(createInstanceFields).meta({ id: "CreateInstanceRequest" });

@@ -1,0 +1,97 @@
+import { and, eq, inArray, isNotNull, isNull, lt, notExists, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { idempotencyKey, instance, operation } from "@/db/schema";
+import type { MachineState } from "../compute/types";
+import type { InstanceStatus } from "../schemas/instances";
+import { finishOperation } from "./operation-progress";
+import { UNFINISHED, type OperationRow } from "./operations";
+
+/** The reconciler's queries: each finds one kind of trouble, and each repair is conditional so it never undoes real progress. */
+
+/** Pending operations older than `olderThanMs`: their event may never have reached the runner. */
+export async function pendingOperations(db: Db, now: Date, olderThanMs: number): Promise<OperationRow[]> {
+  return db
+    .select()
+    .from(operation)
+    .where(and(eq(operation.status, "pending"), lt(operation.createdAt, new Date(now.getTime() - olderThanMs))))
+    .limit(100);
+}
+
+/** Unfinished operations of any age (the embedded runner picks them up again after a restart). */
+export async function unfinishedOperations(db: Db): Promise<OperationRow[]> {
+  return db.select().from(operation).where(inArray(operation.status, UNFINISHED)).limit(1000);
+}
+
+/** Fails every unfinished operation past its deadline; answers their ids. */
+export async function failStuckOperations(db: Db, now: Date): Promise<string[]> {
+  const stuck = await db
+    .select({ id: operation.id, type: operation.type })
+    .from(operation)
+    .where(and(inArray(operation.status, UNFINISHED), lt(operation.deadlineAt, now)))
+    .limit(100);
+  const failed: string[] = [];
+  for (const s of stuck) {
+    const done = await finishOperation(db, s.id, {
+      ok: false,
+      code: "operation_timeout",
+      message: `The ${s.type} operation did not finish before its deadline and was stopped. The instance is marked failed; retry the operation or delete the instance.`,
+    });
+    if (done) failed.push(s.id);
+  }
+  return failed;
+}
+
+/** Settled instances (no operation running) that have a machine: the ones whose real state can drift. */
+export async function settledInstances(db: Db) {
+  return db
+    .select()
+    .from(instance)
+    .where(
+      and(
+        isNull(instance.deletedAt),
+        isNotNull(instance.machineId),
+        inArray(instance.status, ["running", "stopped"]),
+        notExists(
+          db
+            .select({ one: sql`1` })
+            .from(operation)
+            .where(and(eq(operation.instanceId, instance.id), inArray(operation.status, UNFINISHED))),
+        ),
+      ),
+    )
+    .limit(500);
+}
+
+/** What an instance's status should be given its machine's observed state; null = leave it. */
+export function statusForMachine(current: InstanceStatus, state: MachineState | null): InstanceStatus | null {
+  if (state === null || state === "destroyed" || state === "failed") return "failed";
+  if (state === "started" && current === "stopped") return "running";
+  if ((state === "stopped" || state === "suspended") && current === "running") return "stopped";
+  return null;
+}
+
+/** Sets the status only if the instance is still settled in `from` and no operation has started since. */
+export async function repairStatus(db: Db, instanceId: string, from: InstanceStatus, to: InstanceStatus): Promise<boolean> {
+  const rows = await db
+    .update(instance)
+    .set({ status: to, updatedAt: new Date() })
+    .where(
+      and(
+        eq(instance.id, instanceId),
+        eq(instance.status, from),
+        notExists(
+          db
+            .select({ one: sql`1` })
+            .from(operation)
+            .where(and(eq(operation.instanceId, instanceId), inArray(operation.status, UNFINISHED))),
+        ),
+      ),
+    )
+    .returning({ id: instance.id });
+  return rows.length > 0;
+}
+
+export async function deleteExpiredIdempotencyKeys(db: Db, now: Date): Promise<number> {
+  const rows = await db.delete(idempotencyKey).where(lt(idempotencyKey.expiresAt, now)).returning({ key: idempotencyKey.key });
+  return rows.length;
+}

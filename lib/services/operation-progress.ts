@@ -1,0 +1,101 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type { Db, Queryable } from "@/db/client";
+import { instance, operation, webhookMessage } from "@/db/schema";
+import type { MachineRef } from "../compute/types";
+import { newId } from "../ids";
+import type { InstanceStatus, OperationType } from "../schemas/instances";
+import { toOperationResource, UNFINISHED, type OperationRow } from "./operations";
+
+/**
+ * The operation runner's writes. Each is one short transaction and safe to
+ * repeat (a retried step calls it again).
+ */
+
+/** The status an instance settles in when an operation of this type succeeds. */
+const SETTLES_AS: Record<OperationType, InstanceStatus | "deleted"> = {
+  "instance.create": "running",
+  "instance.start": "running",
+  "instance.stop": "stopped",
+  "instance.restart": "running",
+  "instance.configure": "running",
+  "instance.delete": "deleted",
+};
+
+export async function loadOperation(db: Queryable, id: string) {
+  const [op] = await db.select().from(operation).where(eq(operation.id, id)).limit(1);
+  if (!op) return null;
+  const [inst] = await db.select().from(instance).where(eq(instance.id, op.instanceId)).limit(1);
+  return { op, inst: inst! };
+}
+
+/** pending -> running; answers false when the operation has already finished (a duplicate run). */
+export async function markRunning(db: Db, id: string): Promise<boolean> {
+  const [op] = await db.select({ status: operation.status }).from(operation).where(eq(operation.id, id));
+  if (!op || !UNFINISHED.includes(op.status as never)) return false;
+  await db
+    .update(operation)
+    .set({ status: "running", startedAt: new Date() })
+    .where(and(eq(operation.id, id), eq(operation.status, "pending")));
+  return true;
+}
+
+export async function recordMachine(db: Db, instanceId: string, ref: MachineRef): Promise<void> {
+  await db
+    .update(instance)
+    .set({ appName: ref.appName, machineId: ref.machineId, volumeId: ref.volumeId, updatedAt: new Date() })
+    .where(eq(instance.id, instanceId));
+}
+
+export async function setInstanceStatus(db: Queryable, instanceId: string, status: InstanceStatus): Promise<void> {
+  await db.update(instance).set({ status, updatedAt: new Date() }).where(eq(instance.id, instanceId));
+}
+
+/**
+ * Finishes an operation and settles its instance, and records the webhook
+ * event in the same transaction, so no completion is ever lost.
+ */
+export async function finishOperation(
+  db: Db,
+  id: string,
+  outcome: { ok: true; settleAs?: InstanceStatus } | { ok: false; code: string; message: string },
+): Promise<OperationRow | null> {
+  return db.transaction(async (tx) => {
+    const [op] = await tx
+      .select()
+      .from(operation)
+      .where(and(eq(operation.id, id), inArray(operation.status, UNFINISHED)))
+      .for("update");
+    if (!op) return null; // already finished: a repeated call changes nothing
+    const now = new Date();
+    const [done] = await tx
+      .update(operation)
+      .set({
+        status: outcome.ok ? "succeeded" : "failed",
+        error: outcome.ok ? null : { code: outcome.code, message: outcome.message },
+        startedAt: op.startedAt ?? now,
+        completedAt: now,
+      })
+      .where(eq(operation.id, id))
+      .returning();
+    const settle = outcome.ok ? (outcome.settleAs ?? SETTLES_AS[op.type as OperationType]) : "failed";
+    if (settle === "deleted") {
+      await tx.update(instance).set({ deletedAt: now, updatedAt: now }).where(eq(instance.id, op.instanceId));
+    } else {
+      await tx.update(instance).set({ status: settle, updatedAt: now }).where(eq(instance.id, op.instanceId));
+    }
+    const eventType = outcome.ok ? "operation.succeeded" : "operation.failed";
+    await tx.insert(webhookMessage).values({
+      id: newId("msg"),
+      accountId: op.accountId,
+      eventType,
+      payload: { type: eventType, timestamp: now.toISOString(), data: toOperationResource(done!) },
+      createdAt: now,
+    });
+    return done!;
+  });
+}
+
+export function machineRef(inst: typeof instance.$inferSelect): MachineRef | null {
+  if (!inst.appName || !inst.machineId) return null;
+  return { appName: inst.appName, machineId: inst.machineId, volumeId: inst.volumeId, region: inst.flyRegion };
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  createRateLimiter,
+  MemoryRateLimiter,
+  RATE_WINDOW_MS,
+  RateLimiterUnavailable,
+  UpstashRateLimiter,
+  type RateCheck,
+  type RateLimiter,
+} from "@/lib/ratelimit";
+import { serviceUrl } from "../support/services";
+import { startUpstashRelay, type UpstashRelay } from "../support/upstash-relay";
+import { accountCeiling, check, perClassLimit, script, windowsReset, type Harness } from "./scenarios";
+
+const redisUrl = serviceUrl("tests/ratelimit/upstash.test.ts (UpstashRateLimiter on redis-server)", "REDIS_URL");
+const TIMEOUT_MS = 1000;
+const run = randomUUID().slice(0, 8);
+let n = 0;
+const uid = (name: string) => `${name}-${run}-${++n}`;
+
+function upstash(relay: { url: string; token: string }, timeoutMs = TIMEOUT_MS): RateLimiter {
+  return createRateLimiter({ kind: "upstash", url: relay.url, token: relay.token, timeoutMs }, { prefix: `test:${run}` });
+}
+
+const fresh = (over: Partial<RateCheck> = {}): RateCheck => ({
+  keyId: uid("key"),
+  accountId: uid("acct"),
+  rateClass: "read",
+  keyLimit: 10,
+  accountLimit: 100,
+  ...over,
+});
+
+async function expectUnavailable(p: Promise<unknown>, withinMs: number) {
+  const started = performance.now();
+  const err = await p.then(
+    () => new Error("expected the check to be refused"),
+    (e: unknown) => e,
+  );
+  const elapsed = performance.now() - started;
+  expect(err).toBeInstanceOf(RateLimiterUnavailable);
+  expect(elapsed).toBeLessThan(withinMs);
+  return { err: err as RateLimiterUnavailable, elapsed };
+}
+
+describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on a real redis-server", () => {
+  let relay: UpstashRelay;
+  beforeAll(async () => {
+    relay = await startUpstashRelay({ redisUrl: redisUrl!, token: "test-token" });
+  });
+  afterAll(async () => {
+    await relay?.close();
+  });
+
+  describe("limits (same scenarios as the memory limiter, on a frozen clock)", () => {
+    // Only Date is faked: the limiter and @upstash/ratelimit read Date.now(),
+    // while timers, fetch and abort signals stay real.
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(Date.UTC(2030, 0, 1, 12, 0, 1));
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const harness = (): Harness => ({
+      limiter: upstash(relay),
+      advance: (ms) => vi.setSystemTime(Date.now() + ms),
+      now: () => Date.now(),
+      id: uid,
+    });
+
+    it("refuses the N+1th request of a key's class, and keeps classes apart", () => perClassLimit(harness()));
+    it("refuses across two keys at the account ceiling", () => accountCeiling(harness()));
+    it("resets its windows as the clock moves", () => windowsReset(harness()));
+
+    it("answers exactly as the memory limiter does, step by step", async () => {
+      const h = harness();
+      const memory = new MemoryRateLimiter(() => Date.now());
+      const steps = script(uid("keyA"), uid("keyB"), uid("acct"));
+      const compare = async () => {
+        for (const [i, c] of steps.entries()) {
+          const u = await check(h, c);
+          const m = await memory.check(c);
+          expect({ step: i, key: u.key, account: u.account }).toEqual({ step: i, key: m.key, account: m.account });
+        }
+      };
+      await compare();
+      h.advance(RATE_WINDOW_MS + 45_000); // into the next window: the previous one still weighs
+      await compare();
+      h.advance(2 * RATE_WINDOW_MS);
+      await compare();
+    });
+  });
+
+  it("checks both windows in one HTTP round trip", async () => {
+    const limiter = upstash(relay);
+    const c = fresh();
+    await check({ limiter } as Harness, c); // loads the scripts (EVALSHA -> NOSCRIPT -> EVAL) on a fresh redis
+    relay.requests = 0;
+    const o = await limiter.check(c);
+    expect(relay.requests).toBe(1);
+    expect(o.key).toMatchObject({ success: true, remaining: 8 });
+    expect(o.account).toMatchObject({ success: true, remaining: 98 });
+    await o.pending;
+    expect(relay.requests).toBe(1); // nothing in the background either
+  });
+
+  it("keeps one Ratelimit per distinct limit, whose ephemeral cache answers without Redis", async () => {
+    const limiter = upstash(relay) as UpstashRateLimiter;
+    const c = fresh({ keyLimit: 2, accountLimit: 2 });
+    await check({ limiter } as Harness, c);
+    await check({ limiter } as Harness, c);
+    relay.requests = 0;
+    const third = await check({ limiter } as Harness, c); // both windows refuse in Redis
+    expect(third.key.success || third.account.success).toBe(false);
+    expect(relay.requests).toBe(1);
+    const fourth = await check({ limiter } as Harness, c); // both identifiers are blocked in the local cache
+    expect(fourth.key).toMatchObject({ success: false, remaining: 0, limit: 2 });
+    expect(fourth.account).toMatchObject({ success: false, remaining: 0, limit: 2 });
+    expect(relay.requests).toBe(1);
+    // Another key with the same limit shares the same limiter object (2 objects in all).
+    await limiter.check(fresh({ keyLimit: 2, accountLimit: 2 }));
+    expect((limiter as unknown as { limiters: Map<string, unknown> }).limiters.size).toBe(2);
+  });
+
+  it("hands back a pending promise that settles (never rejects), refund included", async () => {
+    const limiter = upstash(relay);
+    const c = fresh({ keyLimit: 5, accountLimit: 1 });
+    await check({ limiter } as Harness, c);
+    const refused = await limiter.check(c); // account refuses; key admitted, so its token is given back
+    expect(refused.account.success).toBe(false);
+    expect(refused.key).toMatchObject({ success: true, remaining: 4 });
+    await expect(refused.pending).resolves.toBeUndefined();
+  });
+
+  describe("fails closed", () => {
+    let own: UpstashRelay;
+    beforeEach(async () => {
+      own = await startUpstashRelay({ redisUrl: redisUrl!, token: "t" });
+    });
+    afterEach(async () => {
+      await own.close();
+    });
+
+    it("when the relay is gone (connection refused)", async () => {
+      const limiter = upstash(own);
+      await limiter.check(fresh());
+      await own.close();
+      const { err } = await expectUnavailable(limiter.check(fresh()), TIMEOUT_MS);
+      expect(err.message).toMatch(/unavailable/);
+    });
+
+    it("when the store answers errors (500)", async () => {
+      const limiter = upstash(own);
+      own.mode = "error";
+      await expectUnavailable(limiter.check(fresh()), TIMEOUT_MS);
+      own.mode = "normal";
+      await expect(limiter.check(fresh())).resolves.toMatchObject({ key: { success: true } });
+    });
+
+    it("when the token is wrong (401)", async () => {
+      const limiter = upstash({ url: own.url, token: "wrong" });
+      await expectUnavailable(limiter.check(fresh()), TIMEOUT_MS);
+    });
+
+    it("when the store hangs, within about twice the timeout", async () => {
+      const limiter = upstash(own);
+      own.mode = "hang";
+      const { elapsed } = await expectUnavailable(limiter.check(fresh()), 2 * TIMEOUT_MS);
+      expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS * 0.9);
+      // The next check gets a fresh abort signal: it is not refused at once.
+      own.mode = "normal";
+      await expect(limiter.check(fresh())).resolves.toMatchObject({ account: { success: true } });
+    });
+
+    it("when the answer is not a rate-limit reply", async () => {
+      const bogus: Server = createServer((req, res) => {
+        req.resume().on("end", () => {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify([{ result: "bogus" }, { result: ["x"] }]));
+        });
+      });
+      await new Promise<void>((r) => bogus.listen(0, "127.0.0.1", r));
+      try {
+        const url = `http://127.0.0.1:${(bogus.address() as AddressInfo).port}`;
+        await expectUnavailable(upstash({ url, token: "t" }).check(fresh()), TIMEOUT_MS);
+      } finally {
+        bogus.closeAllConnections();
+        await new Promise<void>((r) => bogus.close(() => r()));
+      }
+    });
+  });
+});
