@@ -16,6 +16,8 @@ export interface Database {
   kind: Config["database"]["kind"];
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /** PGlite only: the data directory as a tarball (a template for tests). */
+  dump?: () => Promise<Blob>;
 }
 
 export const MIGRATIONS_FOLDER = path.join(process.cwd(), "db", "migrations");
@@ -76,7 +78,7 @@ export async function openDatabase(cfg: Config["database"] = config().database):
     let unlock = () => undefined as void;
     let client;
     if (cfg.dataDir === null) {
-      client = new PGlite();
+      client = cfg.template ? new PGlite({ loadDataDir: new Blob([fs.readFileSync(cfg.template)]) }) : new PGlite();
     } else {
       const dir = path.resolve(cfg.dataDir);
       fs.mkdirSync(dir, { recursive: true }); // PGlite does not create parent folders
@@ -88,6 +90,7 @@ export async function openDatabase(cfg: Config["database"] = config().database):
       db,
       kind: "pglite",
       migrate: () => migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER }),
+      dump: () => client.dumpDataDir("none") as Promise<Blob>,
       close: async () => {
         await client.close();
         unlock();

@@ -207,11 +207,23 @@ export const webhookDelivery = pgTable(
       .$type<{ at: string; response_status: number | null; duration_ms: number; error: string | null }[]>()
       .notNull()
       .default([]),
+    /**
+     * 1 for the automatic delivery, +1 for each redelivery. A delivery run
+     * carries its round and stops once a newer round has started, so a
+     * redelivery never races an older run still sleeping between retries.
+     */
+    round: integer("round").notNull().default(1),
+    /** Attempts made in the current round: where it stands in the retry schedule. */
+    roundAttempts: integer("round_attempts").notNull().default(0),
+    /** When the next attempt is due while pending; null once settled. */
     nextAttemptAt: ts("next_attempt_at"),
     createdAt: created(),
   },
   (t) => [
+    // Fan-out inserts each (message, endpoint) pair once, however often it runs.
     uniqueIndex("webhook_delivery_message_endpoint_key").on(t.messageId, t.endpointId),
     index("webhook_delivery_endpoint_idx").on(t.endpointId, t.id),
+    // The reconciler looks for pending deliveries whose run was lost (overdue).
+    index("webhook_delivery_pending_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
   ],
 );

@@ -79,7 +79,7 @@ export interface Config {
   publicBaseUrl: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   database:
-    | { kind: "pglite"; dataDir: string | null /* null: in memory */ }
+    | { kind: "pglite"; dataDir: string | null /* null: in memory */; template?: string /* a dumped data dir to start from */ }
     | { kind: "pg"; url: string }
     | { kind: "neon"; url: string; wsProxy: string | undefined };
   /** Versioned peppers for API-key hashes; undefined: generated under DATA_DIR. */
@@ -175,7 +175,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   let database: Config["database"];
   const url = e.DATABASE_URL;
   if (!url) database = { kind: "pglite", dataDir };
-  else if (url === "memory://") database = { kind: "pglite", dataDir: null };
+  else if (url.startsWith("memory://")) {
+    // memory://?template=<file>: start from a dumped, already migrated data dir (tests: skips initdb).
+    const template = new URL(url.replace("memory://", "memory://x/")).searchParams.get("template") ?? undefined;
+    database = { kind: "pglite", dataDir: null, template };
+  }
   else if (/^postgres(ql)?:\/\//.test(url)) {
     const driver = e.DATABASE_DRIVER ?? "auto";
     const neon = driver === "neon" || (driver === "auto" && /\.neon\.tech(:\d+)?\//.test(url));

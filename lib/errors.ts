@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   idempotency_key_in_use: { status: 409, title: "Idempotency key in use" },
   idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
   webhook_url_not_allowed: { status: 422, title: "Webhook URL not allowed" },
+  webhook_endpoint_limit_reached: { status: 409, title: "Webhook endpoint limit reached" },
+  webhook_endpoint_disabled: { status: 409, title: "Webhook endpoint disabled" },
   rate_limited: { status: 429, title: "Rate limit exceeded" },
   internal_error: { status: 500, title: "Internal error" },
   service_unavailable: { status: 503, title: "Service unavailable" },

@@ -29,5 +29,7 @@ export const log = {
 
 /** The message of an unknown thrown value, for a log line. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? ` (cause: ${err.cause.message})` : "";
+  return `${err.name}: ${err.message}${cause}`;
 }

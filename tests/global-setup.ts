@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { startNeonRelay, type NeonRelay } from "./support/neon-relay";
 
 /**
@@ -8,8 +11,21 @@ import { startNeonRelay, type NeonRelay } from "./support/neon-relay";
  * workers through the environment.
  */
 let relay: NeonRelay | undefined;
+let templateFile: string | undefined;
 
 export async function setup() {
+  if (!process.env.DATABASE_URL || process.env.DATABASE_URL === "memory://") {
+    // initdb in WebAssembly takes seconds: do it once, migrated, and let each test file's PGlite start from the dump.
+    const { openDatabase } = await import("@/db/client");
+    const d = await openDatabase({ kind: "pglite", dataDir: null });
+    await d.migrate();
+    const dump = await d.dump!();
+    const file = path.join(os.tmpdir(), `moc-pglite-template-${process.pid}.tar`);
+    fs.writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+    await d.close();
+    templateFile = file;
+    process.env.DATABASE_URL = `memory://?template=${encodeURIComponent(file)}`;
+  }
   const url = process.env.DATABASE_URL;
   const serverUrl = url && url.startsWith("postgres") ? url : undefined;
   if (serverUrl && process.env.DATABASE_DRIVER === "neon" && !process.env.NEON_WS_PROXY) {
@@ -32,4 +48,5 @@ export async function setup() {
 
 export async function teardown() {
   await relay?.close();
+  if (templateFile) fs.rmSync(templateFile, { force: true });
 }

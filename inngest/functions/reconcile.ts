@@ -8,6 +8,7 @@ import {
   statusForMachine,
 } from "@/lib/services/maintenance";
 import { machineRef } from "@/lib/services/operation-progress";
+import { webhookBacklogEvents } from "@/lib/services/webhook-deliveries";
 import type { InstanceStatus } from "@/lib/schemas/instances";
 import { operationRequested } from "../events/operation-requested";
 import type { JobDeps } from "../deps";
@@ -19,7 +20,7 @@ const RESEND_AFTER_MS = 60_000;
  * Every minute: re-sends operations whose event was lost, fails operations
  * stuck past their deadline, brings instance statuses back in line with their
  * machines when they drifted (a machine stopped or vanished behind our back),
- * and forgets expired idempotency keys.
+ * forgets expired idempotency keys, and restarts stuck webhook deliveries.
  */
 export function makeReconcile(deps: JobDeps) {
   return defineFunction({
@@ -60,7 +61,13 @@ export function makeReconcile(deps: JobDeps) {
         return out;
       });
       const expired = await step.run("expire-idempotency-keys", async () => deleteExpiredIdempotencyKeys(await deps.db(), deps.now()));
-      return { resent, failed, repaired, expired };
+      // The webhook outbox drains even when an event was lost: a completion while delivery was down is delivered now.
+      const webhooks = await step.run("drain-webhook-outbox", async () => {
+        const events = await webhookBacklogEvents(await deps.db(), deps.now());
+        await deps.send(events);
+        return events.length;
+      });
+      return { resent, failed, repaired, expired, webhooks };
     },
   });
 }

@@ -53,14 +53,24 @@ export interface HealthResult {
 
 export interface ComputeProvider {
   readonly kind: "local" | "fly";
-  /** Creates whatever is missing of app, volume, certificate and machine, and starts it. Idempotent. */
+  /**
+   * Creates whatever is missing of app, volume, certificate and machine, and starts it
+   * (it may still be booting on return: wait for "started"). Idempotent.
+   */
   provision(spec: ProvisionSpec): Promise<MachineRef>;
   start(ref: MachineRef): Promise<void>;
   stop(ref: MachineRef): Promise<void>;
   restart(ref: MachineRef): Promise<void>;
-  /** Writes the rendered config onto the machine (which restarts it). */
+  /**
+   * Writes the rendered config onto the machine, which restarts it (a stopped
+   * machine is started too, as Fly does for an update): wait for "started" after.
+   */
   applyConfig(ref: MachineRef, config: RenderedConfig): Promise<void>;
-  /** Resolves once the machine is in `state`; throws a retryable ComputeError on timeout. */
+  /**
+   * Resolves once the machine is in `state`; throws a retryable ComputeError on
+   * timeout, and a permanent one when the machine is gone, being destroyed, or
+   * failed while "started" was awaited.
+   */
   waitForState(ref: MachineRef, state: "started" | "stopped", timeoutMs: number): Promise<void>;
   checkHealth(ref: MachineRef): Promise<HealthResult>;
   /** The machine's current state, or null when it no longer exists. */

@@ -62,7 +62,7 @@ export interface StoredResponse {
  */
 export async function claim(tx: Tx, accountId: string, key: string, fingerprint: string, now = new Date()): Promise<StoredResponse | null> {
   const lock = await tx.execute<{ locked: boolean }>(
-    sql`select pg_try_advisory_xact_lock(hashtextextended(${accountId + "\u0000" + key}, 0)) as locked`,
+    sql`select pg_try_advisory_xact_lock(hashtextextended(${accountId + ":" + key}, 0)) as locked`,
   );
   const locked = (lock as unknown as { rows: { locked: boolean }[] }).rows[0]?.locked;
   if (!locked) {

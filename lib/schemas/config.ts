@@ -142,12 +142,24 @@ const requiredOr = (otherwise: string) => ({
   error: (issue: { input?: unknown }) => (issue.input === undefined ? "Required." : otherwise),
 });
 
+const MODEL_ID_RULE =
+  "A model id is letters, digits and `.` `_` `-` `:` `@` `+`, with `/` only between a vendor and a model (e.g. `gpt-5`, `anthropic/claude-sonnet-4`).";
+
+/** One message per bad model id, the most useful one. */
 const modelId = z
   .string(requiredOr("Expected a model id string."))
   .trim()
-  .min(1, "Give a model id, e.g. `claude-sonnet-4-5`.")
-  .max(MAX_MODEL_ID_CHARS, `At most ${MAX_MODEL_ID_CHARS} characters.`)
-  .regex(MODEL_ID, "A model id is letters, digits and `.` `_` `-` `:` `@` `+`, with `/` only between a vendor and a model (e.g. `gpt-5`, `anthropic/claude-sonnet-4`).");
+  .superRefine((v, ctx) => {
+    const message =
+      v === ""
+        ? "Give a model id, e.g. `claude-sonnet-4-5`."
+        : v.length > MAX_MODEL_ID_CHARS
+          ? `At most ${MAX_MODEL_ID_CHARS} characters.`
+          : MODEL_ID.test(v)
+            ? null
+            : MODEL_ID_RULE;
+    if (message) ctx.addIssue({ code: "custom", message });
+  });
 
 /** A secret as a PUT carries it. Surrounding whitespace (a pasted newline) is dropped. */
 const secretString = (check: (v: string) => string | null) =>
@@ -349,7 +361,7 @@ export const agentResource = z
     instructions: z.string(),
     default: z.boolean().meta({ description: "Exactly one agent is the default" }),
   })
-  .meta({ id: "Agent" });
+  .meta({ id: "AgentConfig" });
 
 export const agentsResource = z.object({ agents: z.array(agentResource) }).meta({ id: "AgentsConfig" });
 

@@ -1,0 +1,35 @@
+import { z } from "zod";
+import { defineEvent } from "@/lib/jobs/types";
+
+/**
+ * The outbox has messages to fan out. Sent after an operation finishes (and by
+ * the reconciler while undispatched messages remain), so a lost event only
+ * delays deliveries; `reason` says who sent it, for the run history.
+ */
+export const webhookMessagesPending = defineEvent(
+  "webhook/messages.pending",
+  z.object({ reason: z.string() }),
+);
+
+/** One delivery (a message for one endpoint) to attempt, in the given round (1, then +1 per redelivery). */
+export const webhookDeliveryRequested = defineEvent(
+  "webhook/delivery.requested",
+  z.object({
+    delivery_id: z.string(),
+    endpoint_id: z.string(),
+    round: z.number().int().min(1),
+  }),
+);
+
+/**
+ * The event that starts (or resumes) a delivery run. Its id names the delivery's
+ * round and how many attempts it had made, so a re-send for the same state is
+ * ignored while one for a run that was lost later on is not.
+ */
+export function deliveryRequested(d: { id: string; endpointId: string; round: number; roundAttempts: number }) {
+  return {
+    name: webhookDeliveryRequested.name,
+    id: `${d.id}-r${d.round}-a${d.roundAttempts}`,
+    data: { delivery_id: d.id, endpoint_id: d.endpointId, round: d.round },
+  };
+}

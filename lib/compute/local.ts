@@ -1,0 +1,325 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { flyAppName } from "./fly";
+import {
+  ComputeError,
+  type ComputeProvider,
+  type HealthResult,
+  type MachineRef,
+  type MachineState,
+  type ProvisionSpec,
+  type RenderedConfig,
+} from "./types";
+
+/**
+ * The embedded compute provider: a simulated machine per instance that moves
+ * through Fly's states the way a real one does, each transition taking
+ * `delayMs` (0: immediate, for tests and benchmarks):
+ *
+ *   provision:    created -> starting -> started
+ *   start:        starting -> started
+ *   stop:         stopping -> stopped
+ *   restart:      stopping -> stopped -> starting -> started (a stopped machine just starts)
+ *   applyConfig:  records the config, then restarts as above
+ *   destroy:      destroying -> destroyed, after which the machine no longer exists
+ *
+ * Transitions are stored as timestamps, not timers, so they keep running across
+ * a process restart when the machines live in a state file.
+ */
+
+export interface LocalProviderOptions {
+  /** Time each state transition takes. */
+  delayMs: number;
+  /** JSON file holding the machines so they survive a restart; in memory when absent. Secret values are never written to it. */
+  stateFile?: string;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+/** The provider methods a fault can be injected into. */
+export type LocalProviderMethod = Exclude<keyof ComputeProvider, "kind">;
+
+/** How often waitForState looks again when no transition is scheduled (another call may start one). */
+const POLL_MS = 250;
+const REDACTED = "[redacted]";
+
+const stateSchema = z.enum([
+  "created", "starting", "started", "stopping", "stopped", "suspending", "suspended",
+  "replacing", "updating", "destroying", "destroyed", "failed",
+]);
+const configSchema = z.object({
+  files: z.array(z.object({ path: z.string(), content: z.string() })),
+  env: z.record(z.string(), z.string()),
+  secrets: z.record(z.string(), z.string()),
+});
+const machineSchema = z.object({
+  instanceId: z.string(),
+  subdomain: z.string(),
+  appName: z.string(),
+  machineId: z.string(),
+  volumeId: z.string(),
+  region: z.string(),
+  state: stateSchema,
+  /** Scheduled transitions, oldest first: the machine enters `state` at `at` (epoch ms). */
+  pending: z.array(z.object({ state: stateSchema, at: z.number() })),
+  config: configSchema.nullable(),
+});
+const docSchema = z.object({ version: z.literal(1), machines: z.array(machineSchema) });
+type LocalMachine = z.infer<typeof machineSchema>;
+type StateDoc = z.infer<typeof docSchema>;
+
+export class LocalProvider implements ComputeProvider {
+  readonly kind = "local" as const;
+  private readonly delayMs: number;
+  private readonly stateFile: string | undefined;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  /** The machines when there is no state file. */
+  private memory: StateDoc = { version: 1, machines: [] };
+  private readonly faults = new Map<LocalProviderMethod, ComputeError[]>();
+
+  constructor(opts: LocalProviderOptions) {
+    this.delayMs = opts.delayMs;
+    this.stateFile = opts.stateFile;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Makes the next `times` calls of `method` throw `error` before doing anything. */
+  failNext(method: LocalProviderMethod, error: ComputeError, times = 1): void {
+    const queue = this.faults.get(method) ?? [];
+    for (let i = 0; i < times; i++) queue.push(error);
+    this.faults.set(method, queue);
+  }
+
+  /**
+   * The config the machine would run: the one given to provision or the last applyConfig.
+   * Read back from a state file, secret values show as "[redacted]".
+   */
+  lastAppliedConfig(ref: MachineRef): RenderedConfig | null {
+    return this.update((doc) => this.find(doc, ref)?.config ?? null);
+  }
+
+  async provision(spec: ProvisionSpec): Promise<MachineRef> {
+    this.injectedFault("provision");
+    return this.update((doc) => {
+      const existing = doc.machines.find((m) => m.instanceId === spec.instanceId && !isGoing(m));
+      if (existing) {
+        // A retried provision: make sure it runs, as it would after a first success.
+        if (["stopped", "suspended", "failed"].includes(existing.state)) this.schedule(existing, ["starting", "started"]);
+        return refOf(existing);
+      }
+      const machine: LocalMachine = {
+        instanceId: spec.instanceId,
+        subdomain: spec.subdomain,
+        appName: flyAppName(spec.instanceId),
+        machineId: randomBytes(7).toString("hex"),
+        volumeId: `vol_${randomBytes(8).toString("hex")}`,
+        region: spec.region,
+        state: "created",
+        pending: [],
+        config: structuredClone(spec.config),
+      };
+      this.schedule(machine, ["created", "starting", "started"]);
+      doc.machines.push(machine);
+      return refOf(machine);
+    });
+  }
+
+  async start(ref: MachineRef): Promise<void> {
+    this.injectedFault("start");
+    this.update((doc) => {
+      const m = this.require(doc, ref);
+      if (finalState(m) !== "started") this.schedule(m, ["starting", "started"]);
+    });
+  }
+
+  async stop(ref: MachineRef): Promise<void> {
+    this.injectedFault("stop");
+    this.update((doc) => {
+      const m = this.require(doc, ref);
+      if (finalState(m) !== "stopped") this.schedule(m, ["stopping", "stopped"]);
+    });
+  }
+
+  async restart(ref: MachineRef): Promise<void> {
+    this.injectedFault("restart");
+    this.update((doc) => this.restartMachine(this.require(doc, ref)));
+  }
+
+  async applyConfig(ref: MachineRef, config: RenderedConfig): Promise<void> {
+    this.injectedFault("applyConfig");
+    this.update((doc) => {
+      const m = this.require(doc, ref);
+      m.config = structuredClone(config);
+      this.restartMachine(m);
+    });
+  }
+
+  async waitForState(ref: MachineRef, state: "started" | "stopped", timeoutMs: number): Promise<void> {
+    this.injectedFault("waitForState");
+    const deadline = this.now() + timeoutMs;
+    for (;;) {
+      const m = this.update((doc) => this.find(doc, ref));
+      if (!m) {
+        throw new ComputeError("local_machine_not_found", `machine ${ref.machineId} does not exist`, { retryable: false, status: 404 });
+      }
+      if (m.state === state) return;
+      if (m.state === "destroying" || (state === "started" && m.state === "failed")) {
+        throw new ComputeError("local_machine_unavailable", `machine ${ref.machineId} is ${m.state}; it will not become ${state}`, {
+          retryable: false,
+        });
+      }
+      const now = this.now();
+      if (now >= deadline) {
+        throw new ComputeError(
+          "local_wait_timeout",
+          `machine ${ref.machineId} did not become ${state} within ${timeoutMs} ms (last seen ${m.state})`,
+          { retryable: true },
+        );
+      }
+      const next = m.pending[0]?.at ?? now + POLL_MS;
+      await this.sleep(Math.min(deadline, next) - now);
+    }
+  }
+
+  async checkHealth(ref: MachineRef): Promise<HealthResult> {
+    this.injectedFault("checkHealth");
+    const m = this.update((doc) => this.find(doc, ref));
+    if (!m) return { healthy: false, detail: "no such machine" };
+    return m.state === "started"
+      ? { healthy: true, detail: "simulated gateway: ok (live)" }
+      : { healthy: false, detail: `machine is ${m.state}` };
+  }
+
+  async getState(ref: MachineRef): Promise<MachineState | null> {
+    this.injectedFault("getState");
+    return this.update((doc) => this.find(doc, ref)?.state ?? null);
+  }
+
+  async destroy(ref: MachineRef): Promise<void> {
+    this.injectedFault("destroy");
+    this.update((doc) => {
+      const m = this.find(doc, ref);
+      if (m && !isGoing(m)) this.schedule(m, ["destroying", "destroyed"]);
+    });
+  }
+
+  // --- state machine ---
+
+  private restartMachine(m: LocalMachine): void {
+    if (["created", "stopped", "suspended", "failed"].includes(finalState(m))) this.schedule(m, ["starting", "started"]);
+    else this.schedule(m, ["stopping", "stopped", "starting", "started"]);
+  }
+
+  /** Replaces the machine's pending transitions: the first state now, each next one `delayMs` later. */
+  private schedule(m: LocalMachine, states: MachineState[]): void {
+    const now = this.now();
+    m.pending = states.map((state, i) => ({ state, at: now + i * this.delayMs }));
+  }
+
+  /** Applies every transition that is due; a destroyed machine is gone. */
+  private settle(doc: StateDoc): void {
+    const now = this.now();
+    for (const m of doc.machines) {
+      while (m.pending[0] && m.pending[0].at <= now) {
+        m.state = m.pending[0].state;
+        m.pending.shift();
+      }
+    }
+    doc.machines = doc.machines.filter((m) => m.state !== "destroyed");
+  }
+
+  private find(doc: StateDoc, ref: MachineRef): LocalMachine | undefined {
+    return doc.machines.find((m) => m.machineId === ref.machineId);
+  }
+
+  private require(doc: StateDoc, ref: MachineRef): LocalMachine {
+    const m = this.find(doc, ref);
+    if (!m || isGoing(m)) {
+      throw new ComputeError("local_machine_not_found", `machine ${ref.machineId} does not exist`, { retryable: false, status: 404 });
+    }
+    return m;
+  }
+
+  private injectedFault(method: LocalProviderMethod): void {
+    const error = this.faults.get(method)?.shift();
+    if (error) throw error;
+  }
+
+  // --- storage ---
+
+  /**
+   * Reads the machines, brings them up to date, runs `fn` and saves the result (transitions
+   * `fn` schedules take effect on the next read, at once when delayMs is 0). Everything here
+   * is synchronous, so concurrent calls in this process can never interleave halfway.
+   */
+  private update<T>(fn: (doc: StateDoc) => T): T {
+    const { doc, text } = this.load();
+    this.settle(doc);
+    const out = fn(doc);
+    this.save(doc, text);
+    return structuredClone(out);
+  }
+
+  /** The machines, and the file text they were read from. */
+  private load(): { doc: StateDoc; text: string | null } {
+    if (this.stateFile === undefined) return { doc: this.memory, text: null };
+    let text: string;
+    try {
+      text = readFileSync(this.stateFile, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { doc: { version: 1, machines: [] }, text: null };
+      throw err;
+    }
+    let parsed: unknown = undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // reported below with the schema failure
+    }
+    const result = docSchema.safeParse(parsed);
+    if (!result.success) {
+      throw new ComputeError("local_state_unreadable", `${this.stateFile} is not a machines file this version can read`, { retryable: false });
+    }
+    return { doc: result.data, text };
+  }
+
+  /** Writes the machines back, unless nothing changed since `previous` was read (reads stay reads). */
+  private save(doc: StateDoc, previous: string | null): void {
+    if (this.stateFile === undefined) {
+      this.memory = doc;
+      return;
+    }
+    const onDisk: StateDoc = {
+      version: 1,
+      machines: doc.machines.map((m) => ({
+        ...m,
+        config: m.config && { ...m.config, secrets: Object.fromEntries(Object.keys(m.config.secrets).map((k) => [k, REDACTED])) },
+      })),
+    };
+    const text = `${JSON.stringify(onDisk, null, 2)}\n`;
+    if (text === previous) return;
+    // Temp file + rename: a crash mid-write leaves the old file whole, never half a file.
+    mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    const tmp = `${this.stateFile}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, this.stateFile);
+  }
+}
+
+function refOf(m: LocalMachine): MachineRef {
+  return { appName: m.appName, machineId: m.machineId, volumeId: m.volumeId, region: m.region };
+}
+
+/** The state the machine is heading for once its pending transitions are done. */
+function finalState(m: LocalMachine): MachineState {
+  return m.pending.at(-1)?.state ?? m.state;
+}
+
+/** Being destroyed, or scheduled to be. */
+function isGoing(m: LocalMachine): boolean {
+  return finalState(m) === "destroyed" || m.state === "destroying";
+}
