@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { and, eq, gt, lte, sql } from "drizzle-orm";
 import type { Tx } from "@/db/client";
 import { idempotencyKey } from "@/db/schema";
+import { open, seal } from "../crypto";
 import { ApiError } from "../errors";
 
 /** How long a key and its response are kept (DESIGN 3.5). */
@@ -82,10 +83,14 @@ export async function claim(tx: Tx, accountId: string, key: string, fingerprint:
       "This Idempotency-Key was used with a different request (method, path or body). Use a new key for a new request.",
     );
   }
-  return { status: row.responseStatus ?? 200, body: row.responseBody ?? "", headers: row.responseHeaders ?? {} };
+  return { status: row.responseStatus ?? 200, body: row.responseBody ? open(row.responseBody) : "", headers: row.responseHeaders ?? {} };
 }
 
-/** Stores the response of a request that succeeded, in its transaction. */
+/**
+ * Stores the response of a request that succeeded, in its transaction. The
+ * body is sealed: a replayed response may hold a secret shown once (a new
+ * key's token, a webhook secret), and secrets are never stored in plaintext.
+ */
 export async function remember(tx: Tx, accountId: string, key: string, fingerprint: string, res: StoredResponse, now = new Date()): Promise<void> {
   const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => REPLAYED_HEADERS.includes(k)));
   // An expired row with the same key may still be there: the key is free again.
@@ -95,7 +100,7 @@ export async function remember(tx: Tx, accountId: string, key: string, fingerpri
     key,
     requestHash: fingerprint,
     responseStatus: res.status,
-    responseBody: res.body,
+    responseBody: seal(res.body),
     responseHeaders: headers,
     createdAt: now,
     expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
