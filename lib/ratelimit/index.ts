@@ -37,3 +37,8 @@ export function rateLimiter(): RateLimiter {
 export function resetRateLimiter(): void {
   delete holder.__mocRateLimiter;
 }
+
+/** Tests only: use this limiter (e.g. one with a fixed clock) until reset. */
+export function setRateLimiter(limiter: RateLimiter): void {
+  holder.__mocRateLimiter = limiter;
+}
