@@ -8,9 +8,14 @@ export default tseslint.config(
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    files: ["lib/**", "db/**", "inngest/**"],
+    rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["@/app/*", "**/app/*"], message: "lib/ and db/ never import from app/." }] },
+        { patterns: [{ group: ["@/app/*", "**/app/*"], message: "lib/, db/ and inngest/ never import from app/." }] },
       ],
     },
   },

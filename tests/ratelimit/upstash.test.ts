@@ -98,7 +98,7 @@ describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on
   it("checks both windows in one HTTP round trip", async () => {
     const limiter = upstash(relay);
     const c = fresh();
-    await check({ limiter } as Harness, c); // loads the scripts (EVALSHA -> NOSCRIPT -> EVAL) on a fresh redis
+    await check({ limiter } as unknown as Harness, c); // loads the scripts (EVALSHA -> NOSCRIPT -> EVAL) on a fresh redis
     relay.requests = 0;
     const o = await limiter.check(c);
     expect(relay.requests).toBe(1);
@@ -111,13 +111,13 @@ describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on
   it("keeps one Ratelimit per distinct limit, whose ephemeral cache answers without Redis", async () => {
     const limiter = upstash(relay) as UpstashRateLimiter;
     const c = fresh({ keyLimit: 2, accountLimit: 2 });
-    await check({ limiter } as Harness, c);
-    await check({ limiter } as Harness, c);
+    await check({ limiter } as unknown as Harness, c);
+    await check({ limiter } as unknown as Harness, c);
     relay.requests = 0;
-    const third = await check({ limiter } as Harness, c); // both windows refuse in Redis
+    const third = await check({ limiter } as unknown as Harness, c); // both windows refuse in Redis
     expect(third.key.success || third.account.success).toBe(false);
     expect(relay.requests).toBe(1);
-    const fourth = await check({ limiter } as Harness, c); // both identifiers are blocked in the local cache
+    const fourth = await check({ limiter } as unknown as Harness, c); // both identifiers are blocked in the local cache
     expect(fourth.key).toMatchObject({ success: false, remaining: 0, limit: 2 });
     expect(fourth.account).toMatchObject({ success: false, remaining: 0, limit: 2 });
     expect(relay.requests).toBe(1);
@@ -129,7 +129,7 @@ describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on
   it("hands back a pending promise that settles (never rejects), refund included", async () => {
     const limiter = upstash(relay);
     const c = fresh({ keyLimit: 5, accountLimit: 1 });
-    await check({ limiter } as Harness, c);
+    await check({ limiter } as unknown as Harness, c);
     const refused = await limiter.check(c); // account refuses; key admitted, so its token is given back
     expect(refused.account.success).toBe(false);
     expect(refused.key).toMatchObject({ success: true, remaining: 4 });
