@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "@/lib/config";
+
+describe("configuration", () => {
+  it("falls back to the embedded defaults when nothing is configured", () => {
+    const c = loadConfig({});
+    expect(c.production).toBe(false);
+    expect(c.database).toEqual({ kind: "pglite", dataDir: ".data" });
+    expect(c.rateLimit.kind).toBe("memory");
+    expect(c.jobs.kind).toBe("local");
+    expect(c.compute).toEqual({ kind: "local", delayMs: 2000 });
+  });
+
+  it("on Vercel or with REQUIRE_SERVICES=1, refuses to start and names every missing variable", () => {
+    for (const env of [{ VERCEL: "1" }, { REQUIRE_SERVICES: "1" }]) {
+      let message = "";
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        message = (err as Error).message;
+      }
+      for (const name of ["DATABASE_URL", "API_KEY_PEPPERS", "ENCRYPTION_KEYS", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "INNGEST_EVENT_KEY", "INNGEST_SIGNING_KEY", "INSTANCE_PROVIDER"]) {
+        expect(message).toContain(name);
+      }
+    }
+  });
+
+  it("asks for Fly's settings when the fly provider is chosen", () => {
+    expect(() => loadConfig({ INSTANCE_PROVIDER: "fly" })).toThrow(/FLY_API_TOKEN, FLY_ORG_SLUG, INSTANCE_DOMAIN/);
+  });
+
+  it("starts with every production setting present", () => {
+    const c = loadConfig({
+      VERCEL: "1",
+      DATABASE_URL: "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db?sslmode=require",
+      API_KEY_PEPPERS: "2:" + "b".repeat(40) + ",1:" + "a".repeat(40),
+      ENCRYPTION_KEYS: "1:" + Buffer.alloc(32, 1).toString("base64"),
+      UPSTASH_REDIS_REST_URL: "https://x.upstash.io",
+      UPSTASH_REDIS_REST_TOKEN: "t",
+      INNGEST_EVENT_KEY: "e",
+      INNGEST_SIGNING_KEY: "s",
+      INSTANCE_PROVIDER: "fly",
+      FLY_API_TOKEN: "f",
+      FLY_ORG_SLUG: "org",
+      INSTANCE_DOMAIN: "example.com",
+    });
+    expect(c.database.kind).toBe("neon");
+    expect(c.apiKeyPeppers!.map((p) => p.version)).toEqual([2, 1]);
+    expect(c.rateLimit).toMatchObject({ kind: "upstash", timeoutMs: 1000 });
+    expect(c.compute).toMatchObject({ kind: "fly", image: expect.stringMatching(/^ghcr\.io\/openclaw\/openclaw:\d/) });
+  });
+
+  it("refuses malformed values with a message naming the setting", () => {
+    expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ ENCRYPTION_KEYS: "1:short" })).toThrow(/ENCRYPTION_KEYS/);
+    expect(() => loadConfig({ API_KEY_PEPPERS: "nope" })).toThrow(/API_KEY_PEPPERS/);
+    expect(() => loadConfig({ LOCAL_PROVIDER_DELAY_MS: "-5" })).toThrow(/LOCAL_PROVIDER_DELAY_MS/);
+    expect(() => loadConfig({ INSTANCE_PROVIDER: "aws" })).toThrow(/INSTANCE_PROVIDER/);
+  });
+});
