@@ -1,17 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { NonRetriableError } from "inngest";
 import { eq } from "drizzle-orm";
+import type { Db } from "@/db/client";
 import { instance } from "@/db/schema";
 import { ComputeError, type MachineRef } from "@/lib/compute/types";
 import { open, seal } from "@/lib/crypto";
 import { defineFunction } from "@/lib/jobs/types";
-import type { OperationType } from "@/lib/schemas/instances";
+import type { StoredDocuments } from "@/lib/openclaw/documents";
+import type { InstanceStatus, OperationType } from "@/lib/schemas/instances";
+import { appliedConfig, configInputOf, operationDocuments, renderInstanceConfig } from "@/lib/services/instance-config";
 import {
   finishOperation,
   loadOperation,
   machineRef,
   markRunning,
   recordMachine,
+  type FinishOutcome,
 } from "@/lib/services/operation-progress";
 import { operationRequested } from "../events/operation-requested";
 import type { JobDeps } from "../deps";
@@ -33,6 +37,16 @@ export function parseOperationError(err: Error): { code: string; message: string
   const m = /^\[([a-z0-9_]+)\] ([\s\S]*)$/.exec(err.message);
   if (m) return { code: m[1]!, message: m[2]! };
   return { code: "operation_failed", message: err.message || "The operation failed." };
+}
+
+/** A message ending in a full stop, so another sentence can follow it. */
+const sentence = (message: string) => (/[.!?]$/.test(message) ? message : `${message}.`);
+
+/** The instance's OPENCLAW_GATEWAY_TOKEN, opened. Made at provisioning: an instance without one has no machine to configure. */
+async function gatewayToken(db: Db, instanceId: string): Promise<string> {
+  const [row] = await db.select({ enc: instance.gatewayTokenEnc }).from(instance).where(eq(instance.id, instanceId));
+  if (!row?.enc) throw permanent("instance_not_provisioned", "The instance has no gateway token yet (its creation did not finish).");
+  return open(row.enc);
 }
 
 /** Provider calls: a permanent ComputeError stops the run, a retryable one is retried by the runtime. */
@@ -66,7 +80,14 @@ export function makeRunOperation(deps: JobDeps) {
       const loaded = await step.run("load", async () => {
         const l = await loadOperation(await deps.db(), opId);
         if (!l) throw permanent("operation_missing", `Operation ${opId} no longer exists.`);
-        return { type: l.op.type as OperationType, ref: machineRef(l.inst), instanceId: l.inst.id, subdomain: l.inst.subdomain, region: l.inst.flyRegion };
+        return {
+          type: l.op.type as OperationType,
+          ref: machineRef(l.inst),
+          instanceId: l.inst.id,
+          subdomain: l.inst.subdomain,
+          region: l.inst.flyRegion,
+          previousStatus: configInputOf(l.op.input)?.previous_status ?? null,
+        };
       });
       const compute = deps.compute();
 
@@ -74,16 +95,25 @@ export function makeRunOperation(deps: JobDeps) {
         if (!ref) throw permanent("instance_not_provisioned", "The instance has no machine yet (its creation did not finish). Delete it and create it again.");
         return ref;
       };
-      const waitFor = (ref: MachineRef, state: "started" | "stopped") =>
-        step.run(`wait-${state}`, () => provider(() => compute.waitForState(ref, state, WAIT_STEP_MS)));
-      const healthy = async (ref: MachineRef) => {
+      // `suffix` tells apart the step ids of a second pass (a configure's roll-back).
+      const waitFor = (ref: MachineRef, state: "started" | "stopped", suffix = "") =>
+        step.run(`wait-${state}${suffix}`, () => provider(() => compute.waitForState(ref, state, WAIT_STEP_MS)));
+      const healthy = async (ref: MachineRef, suffix = "") => {
         for (let i = 0; i < HEALTH_CHECKS; i++) {
-          const h = await step.run(`check-health-${i}`, () => provider(() => compute.checkHealth(ref)));
+          const h = await step.run(`check-health${suffix}-${i}`, () => provider(() => compute.checkHealth(ref)));
           if (h.healthy) return;
-          if (i < HEALTH_CHECKS - 1) await step.sleep(`wait-health-${i}`, "3s");
+          if (i < HEALTH_CHECKS - 1) await step.sleep(`wait-health${suffix}-${i}`, "3s");
           else throw permanent("instance_unhealthy", `The assistant did not become healthy: ${h.detail}`);
         }
       };
+      /** Renders config documents and writes them to the machine, all inside one step: the opened secrets are never a step result. */
+      const applyDocuments = (id: string, ref: MachineRef, documents: (db: Db) => Promise<StoredDocuments>) =>
+        step.run(id, async () => {
+          const db = await deps.db();
+          const rendered = renderInstanceConfig(await documents(db), { subdomain: loaded.subdomain, gatewayToken: await gatewayToken(db, loaded.instanceId) });
+          await provider(() => compute.applyConfig(ref, rendered));
+        });
+      let outcome: FinishOutcome = { ok: true };
 
       switch (loaded.type) {
         case "instance.create": {
@@ -96,8 +126,12 @@ export function makeRunOperation(deps: JobDeps) {
               token = randomBytes(32).toString("base64url");
               await db.update(instance).set({ gatewayTokenEnc: seal(token) }).where(eq(instance.id, loaded.instanceId));
             }
+            // The documents given with the create (or the defaults), rendered here so their secrets never leave the step.
+            const l = await loadOperation(db, opId);
+            if (!l) throw permanent("operation_missing", `Operation ${opId} no longer exists.`);
+            const config = renderInstanceConfig(await operationDocuments(db, l.op), { subdomain: loaded.subdomain, gatewayToken: token });
             const r = await provider(() =>
-              compute.provision({ instanceId: loaded.instanceId, subdomain: loaded.subdomain, region: loaded.region, gatewayToken: token!, config: null }),
+              compute.provision({ instanceId: loaded.instanceId, subdomain: loaded.subdomain, region: loaded.region, gatewayToken: token!, config }),
             );
             await recordMachine(db, loaded.instanceId, r);
             return r;
@@ -126,6 +160,53 @@ export function makeRunOperation(deps: JobDeps) {
           await healthy(ref);
           break;
         }
+        case "instance.configure": {
+          const ref = ensureRef(loaded.ref);
+          // Applying restarts the machine, and starts a stopped one: a stopped instance is stopped again once the config checks out.
+          const settleAs: InstanceStatus = loaded.previousStatus === "stopped" ? "stopped" : "running";
+          let applied = false;
+          try {
+            await applyDocuments("apply-config", ref, async (db) => {
+              const l = await loadOperation(db, opId);
+              if (!l) throw permanent("operation_missing", `Operation ${opId} no longer exists.`);
+              return operationDocuments(db, l.op);
+            });
+            applied = true;
+            await waitFor(ref, "started");
+            await healthy(ref);
+            if (settleAs === "stopped") {
+              await step.run("stop", () => provider(() => compute.stop(ref)));
+              await waitFor(ref, "stopped");
+            }
+            outcome = { ok: true, settleAs };
+          } catch (err) {
+            const reason = parseOperationError(err as Error);
+            // Refused for good by the provider before the machine changed: nothing to undo.
+            const untouched = !applied && (err as Error).name === "NonRetriableError";
+            try {
+              if (!untouched) {
+                // Put the previous configuration back, so the instance runs what its GET shows.
+                await applyDocuments("roll-back-config", ref, async (db) => (await appliedConfig(db, loaded.instanceId)).documents);
+                await waitFor(ref, "started", "-after-roll-back");
+                await healthy(ref, "-after-roll-back");
+                if (settleAs === "stopped") {
+                  await step.run("stop-after-roll-back", () => provider(() => compute.stop(ref)));
+                  await waitFor(ref, "stopped", "-after-roll-back");
+                }
+              }
+            } catch (rollbackErr) {
+              const r = parseOperationError(rollbackErr as Error);
+              throw permanent(reason.code, `${sentence(reason.message)} Restoring the previous configuration failed too: ${r.message}`);
+            }
+            outcome = {
+              ok: false,
+              code: reason.code,
+              message: `${sentence(reason.message)} The new configuration was not applied; the previous one is still in place.`,
+              settleAs,
+            };
+          }
+          break;
+        }
         case "instance.delete": {
           // An instance whose creation never got a machine has nothing to remove.
           if (loaded.ref) await step.run("destroy", () => provider(() => compute.destroy(loaded.ref!)));
@@ -136,7 +217,7 @@ export function makeRunOperation(deps: JobDeps) {
       }
 
       const done = await step.run("finish", async () => {
-        const op = await finishOperation(await deps.db(), opId, { ok: true });
+        const op = await finishOperation(await deps.db(), opId, outcome);
         return op?.status ?? "already finished";
       });
       await step.run("announce", () => deps.send([{ name: "webhook/messages.pending", data: { reason: opId } }]));

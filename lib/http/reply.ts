@@ -24,5 +24,11 @@ export const accepted = (operation: { id: string }) => {
   return new Reply(202, operation, { location: url, "operation-location": url });
 };
 
+/**
+ * 200 for a PUT that found what it asks for already in place: nothing was
+ * started, and `Config-Unchanged: true` says so.
+ */
+export const unchanged = (body: unknown) => new Reply(200, body, { "config-unchanged": "true" });
+
 /** One page of a list: a bare JSON array, and a Link header when more follow. */
 export const page = (items: unknown[], nextCursor: string | null) => new Reply(200, items, {}, nextCursor);

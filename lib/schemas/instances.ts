@@ -3,6 +3,7 @@ import { REGION_CODES } from "../regions";
 import { PLAN_NAMES } from "../plans";
 import { SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
 import { idOf, pageQuery, timestamp } from "./common";
+import { agentsBody, integrationsBody, providerBody } from "./config";
 
 export const INSTANCE_STATUSES = [
   "provisioning",
@@ -45,6 +46,16 @@ export const createInstanceFields = {
     .optional()
     .meta({ description: "Fly.io region code from GET /api/v1/regions; default: the deployment's default region", example: "dfw" }),
   name: z.string().trim().min(1).max(100).optional().meta({ description: "A display name", example: "Support bot" }),
+  // The three config documents, each exactly as its PUT takes it, so one call creates a working assistant.
+  provider: providerBody.optional().meta({
+    description: "The model provider document, as `PUT /instances/{id}/provider` takes it. Left out: no provider until one is PUT.",
+  }),
+  integrations: integrationsBody.optional().meta({
+    description: "The chat channels document, as `PUT /instances/{id}/integrations` takes it. Left out: every channel off.",
+  }),
+  agents: agentsBody.optional().meta({
+    description: "The agents document, as `PUT /instances/{id}/agents` takes it (`{\"agents\": [...]}`). Left out: one agent, `main`.",
+  }),
 };
 
 export const instanceResource = z

@@ -7,6 +7,7 @@ import type { ServiceContext } from "../http/context";
 import { newId } from "../ids";
 import { requestOperation } from "../jobs/operations";
 import type { InstanceResource, InstanceStatus, OperationType } from "../schemas/instances";
+import { initialConfig, type InitialDocuments } from "./instance-config";
 import { insertOperation, toOperationResource } from "./operations";
 
 export type InstanceRow = typeof instance.$inferSelect;
@@ -61,20 +62,23 @@ export async function getInstance(ctx: ServiceContext, idOrSubdomain: string) {
   return toInstanceResource(await requireInstance(ctx.db, ctx.account.id, idOrSubdomain), ctx.account.plan);
 }
 
-export interface CreateInstanceInput {
+export interface CreateInstanceInput extends InitialDocuments {
   subdomain: string;
   fly_region?: string;
   name?: string;
-  /** Extra operation input (e.g. initial config documents). */
+  /** Extra operation input. */
   operationInput?: Record<string, unknown>;
 }
 
 /**
  * Creates an instance and its `instance.create` operation. The account's row
  * is locked for the transaction, so concurrent creates are counted one after
- * another and the plan's limit never admits one more.
+ * another and the plan's limit never admits one more. Config documents given
+ * with it are validated first and travel sealed in the operation's input, which
+ * provisions the machine with them (the defaults for any left out).
  */
 export async function createInstance(ctx: ServiceContext, input: CreateInstanceInput) {
+  const initial = initialConfig(input);
   const db = ctx.db;
   await db.select({ id: account.id }).from(account).where(eq(account.id, ctx.account.id)).for("update");
   const [{ n } = { n: 0 }] = await db
@@ -120,7 +124,7 @@ export async function createInstance(ctx: ServiceContext, input: CreateInstanceI
     accountId: ctx.account.id,
     instanceId: row.id,
     type: "instance.create",
-    input: input.operationInput,
+    input: { ...input.operationInput, ...initial } as unknown as Record<string, unknown>,
   });
   ctx.afterCommit(() => requestOperation(op));
   return toOperationResource(op);

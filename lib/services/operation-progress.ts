@@ -4,6 +4,7 @@ import { instance, operation, webhookMessage } from "@/db/schema";
 import type { MachineRef } from "../compute/types";
 import { newId } from "../ids";
 import type { InstanceStatus, OperationType } from "../schemas/instances";
+import { commitAppliedConfig } from "./instance-config";
 import { toOperationResource, UNFINISHED, type OperationRow } from "./operations";
 
 /**
@@ -11,7 +12,11 @@ import { toOperationResource, UNFINISHED, type OperationRow } from "./operations
  * repeat (a retried step calls it again).
  */
 
-/** The status an instance settles in when an operation of this type succeeds. */
+/**
+ * The status an instance settles in when an operation of this type succeeds.
+ * A configure passes `settleAs`: the status the instance had before (a stopped
+ * instance whose configuration changed stays stopped).
+ */
 const SETTLES_AS: Record<OperationType, InstanceStatus | "deleted"> = {
   "instance.create": "running",
   "instance.start": "running",
@@ -50,15 +55,18 @@ export async function setInstanceStatus(db: Queryable, instanceId: string, statu
   await db.update(instance).set({ status, updatedAt: new Date() }).where(eq(instance.id, instanceId));
 }
 
+export type FinishOutcome =
+  | { ok: true; settleAs?: InstanceStatus }
+  /** `settleAs`: where the instance is after all (a configure rolled back to the previous config); else `failed`. */
+  | { ok: false; code: string; message: string; settleAs?: InstanceStatus };
+
 /**
  * Finishes an operation and settles its instance, and records the webhook
- * event in the same transaction, so no completion is ever lost.
+ * event in the same transaction, so no completion is ever lost. An operation
+ * that carried config documents records them as applied in the same
+ * transaction, only when it succeeded.
  */
-export async function finishOperation(
-  db: Db,
-  id: string,
-  outcome: { ok: true; settleAs?: InstanceStatus } | { ok: false; code: string; message: string },
-): Promise<OperationRow | null> {
+export async function finishOperation(db: Db, id: string, outcome: FinishOutcome): Promise<OperationRow | null> {
   return db.transaction(async (tx) => {
     const [op] = await tx
       .select()
@@ -77,7 +85,8 @@ export async function finishOperation(
       })
       .where(eq(operation.id, id))
       .returning();
-    const settle = outcome.ok ? (outcome.settleAs ?? SETTLES_AS[op.type as OperationType]) : "failed";
+    const settle = outcome.settleAs ?? (outcome.ok ? SETTLES_AS[op.type as OperationType] : "failed");
+    if (outcome.ok) await commitAppliedConfig(tx, op);
     if (settle === "deleted") {
       await tx.update(instance).set({ deletedAt: now, updatedAt: now }).where(eq(instance.id, op.instanceId));
     } else {

@@ -19,7 +19,7 @@ afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }
 
 /** The admin command as an operator runs it, in its own process against an embedded database. */
 async function admin(dataDir: string, args: string[]) {
-  const env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "silent" } as Record<string, string>;
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "silent" };
   delete env.DATABASE_URL; // the embedded, file-backed database
   delete env.API_KEY_PEPPERS;
   delete env.ENCRYPTION_KEYS;

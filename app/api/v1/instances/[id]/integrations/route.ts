@@ -1,0 +1,35 @@
+import { accepted, unchanged } from "@/lib/http/reply";
+import { endpoint, route } from "@/lib/http/route";
+import { integrationsBody, integrationsResource } from "@/lib/schemas/config";
+import { operationResource } from "@/lib/schemas/instances";
+import { getConfig, putConfig } from "@/lib/services/instance-config";
+
+export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
+  GET: endpoint({
+    summary: "Get an instance's chat integrations",
+    description:
+      "The Telegram, Discord and Slack settings the instance runs now: while an `instance.configure` operation is applying a change, these are still the previous ones. " +
+      "Bot and app tokens are never returned, only `{set, last4}`.",
+    scope: "integrations:read",
+    response: { status: 200, schema: integrationsResource, description: "The applied integrations document" },
+    handler: (ctx, { params }) => getConfig(ctx, params.id!, "integrations"),
+  }),
+  PUT: endpoint({
+    summary: "Replace an instance's chat integrations",
+    description:
+      "Replaces the document whole and applies it with an `instance.configure` operation (the instance shows `updating` meanwhile; " +
+      "a stopped instance is started to check the new configuration, then stopped again). If the apply fails, the previous configuration " +
+      "keeps running and the operation fails with the reason. A channel left out is disabled; a token left out is kept, `null` removes it. " +
+      "A document identical in effect to the applied one starts nothing: the answer is then `200` with the document and `Config-Unchanged: true`. " +
+      "Possible while the instance is `running` or `stopped`.",
+    scope: "integrations:write",
+    rate: "heavy",
+    body: integrationsBody,
+    response: { status: 202, schema: operationResource, description: "The `instance.configure` operation that applies it" },
+    errors: ["operation_in_progress", "invalid_instance_state"],
+    handler: async (ctx, { params, body }) => {
+      const change = await putConfig(ctx, params.id!, "integrations", body);
+      return change.operation ? accepted(change.operation) : unchanged(change.unchanged);
+    },
+  }),
+});
