@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
-import { config } from "../config";
 import { ApiError } from "../errors";
 import { afterVerified, verifyToken, type Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
+import { baseUrlFromRequest } from "./base-url";
 import { parseBody, validate } from "./body";
 import type { ServiceContext } from "./context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
@@ -70,6 +70,8 @@ export function route(defs: RouteDefinition): Record<Method | "OPTIONS", Handler
     out[m] = def ? (req, c) => run(def, req, c) : (req) => methodNotAllowed(req, allow);
   }
   out.OPTIONS = async () => new Response(null, { status: 204, headers: { allow } });
+  // A route file may export only its handlers, so the OpenAPI document reads the definition from them.
+  for (const k of [...METHODS, "OPTIONS"] as const) Object.assign(out[k], { definition: defs });
   return out;
 }
 
@@ -238,8 +240,7 @@ function safeDecode(v: string): string {
 }
 
 function absolute(req: Request, path: string): string {
-  const base = config().publicBaseUrl ?? new URL(req.url).origin;
-  return new URL(path, base + "/").toString();
+  return new URL(path, baseUrlFromRequest(req) + "/").toString();
 }
 
 function render(req: Request, result: unknown, headers: Headers): Response {

@@ -1,0 +1,353 @@
+import { z } from "zod";
+import {
+  createDocument,
+  type oas32,
+  type ZodObjectInput,
+  type ZodOpenApiObject,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiPathsObject,
+  type ZodOpenApiResponseObject,
+  type ZodOpenApiResponsesObject,
+} from "zod-openapi";
+import { ERROR_CODES, type ErrorCode } from "../errors";
+import type { Endpoint, Method, PublicEndpoint, RouteDefinition } from "../http/route";
+import { SCOPES } from "../scopes";
+import { exampleProblem, problemSchema } from "./errors";
+import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
+import { operationIdFor, paramDoc, pathSegments, tagFor, TAGS } from "./naming";
+
+/**
+ * The OpenAPI 3.1 document, generated from the route files' own definitions
+ * (the zod schemas that validate each request), so there is no second copy of
+ * the contract. The list of route modules lives in app/ (lib never imports
+ * app): this module takes it as input.
+ */
+
+/** One route file, as the document's list names it. */
+export interface RouteModule {
+  /** The OpenAPI path, e.g. `/api/v1/keys/{id}` for app/api/v1/keys/[id]/route.ts. */
+  path: string;
+  /** `() => import("@/app/api/v1/keys/[id]/route")` */
+  load: () => Promise<object>;
+}
+
+export interface DocumentedRoute {
+  path: string;
+  definition: RouteDefinition;
+}
+
+/** The generated document, as zod-openapi types it. */
+export type OpenApiDocument = ReturnType<typeof createDocument>;
+
+const HTTP_METHODS: readonly Method[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+const MUTATIONS = new Set<Method>(["POST", "PUT", "PATCH", "DELETE"]);
+const JSON_TYPE = "application/json";
+const PROBLEM_TYPE = "application/problem+json";
+
+export async function loadRoutes(modules: readonly RouteModule[]): Promise<DocumentedRoute[]> {
+  return Promise.all(modules.map(async (m) => ({ path: m.path, definition: definitionOf(await m.load(), m.path) })));
+}
+
+/**
+ * A route module's definition. Next.js lets a route file export only its
+ * handlers (and segment config), so `route()` hangs the definition on each
+ * handler it builds; a module-level `definition` export is read too.
+ */
+export function definitionOf(mod: object, where = "route module"): RouteDefinition {
+  const m = mod as Record<string, unknown>;
+  const fromHandler = [...HTTP_METHODS, "OPTIONS"]
+    .map((k) => (m[k] as { definition?: RouteDefinition } | undefined)?.definition)
+    .find(Boolean);
+  const def = (m.definition as RouteDefinition | undefined) ?? fromHandler;
+  if (!def) throw new Error(`${where}: no route definition found (expected its handlers to come from route() in lib/http/route.ts, which attaches \`definition\`)`);
+  return def;
+}
+
+/* ---------- reusable components ---------- */
+
+const ref = (kind: "examples" | "headers" | "parameters" | "schemas", name: string) => ({ $ref: `#/components/${kind}/${name}` });
+
+const int = { type: "integer" } as const;
+const str = { type: "string" } as const;
+
+const HEADERS: Record<string, oas32.HeaderObject> = {
+  "X-Request-Id": { description: "This request's id; also `request_id` in error bodies. Quote it to support.", schema: str },
+  "X-RateLimit-Limit": { description: "Requests allowed per minute in the window closest to refusing (the key's class limit or the account's ceiling)", schema: int },
+  "X-RateLimit-Remaining": { description: "Requests left in that window", schema: int },
+  "X-RateLimit-Reset": { description: "When that window resets, in Unix seconds", schema: int },
+  "RateLimit-Policy": {
+    description: 'Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60`',
+    schema: str,
+  },
+  RateLimit: { description: 'What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60`', schema: str },
+  "Retry-After": { description: "Seconds to wait before retrying", schema: int },
+  Location: { description: "The absolute URL of the created resource or of the operation", schema: { type: "string", format: "uri" } },
+  "Operation-Location": { description: "The absolute URL to poll the operation at: `GET /api/v1/operations/{id}`", schema: { type: "string", format: "uri" } },
+  Link: { description: 'Present when more items follow: `<url-of-next-page>; rel="next"`', schema: str },
+  "Idempotent-Replayed": {
+    description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`",
+    schema: { type: "string", enum: ["true"] },
+  },
+  "WWW-Authenticate": { description: 'Always `Bearer realm="api", error="invalid_token"`', schema: str },
+};
+
+const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"];
+
+const headerRefs = (names: string[]): Record<string, oas32.ReferenceObject> =>
+  Object.fromEntries(names.map((n) => [n, ref("headers", n)]));
+
+const IDEMPOTENCY_KEY: oas32.ParameterObject = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description:
+    "Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer " +
+    "(with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.",
+  schema: { type: "string", minLength: 1, maxLength: 257 },
+  example: "deploy-4f9c0d2",
+};
+
+function securitySchemeDescription(): string {
+  return [
+    "An API key: `Authorization: Bearer moc_<short>_<long>`. Each operation lists the scope it needs. Scopes:",
+    "",
+    ...SCOPES.map((s) => `- \`${s}\`: ${SCOPE_DESCRIPTIONS[s]}`),
+    "",
+    "Shortcuts, accepted wherever scopes are given: " +
+      Object.entries(SHORTCUT_DESCRIPTIONS)
+        .map(([k, v]) => `\`${k}\` (${v})`)
+        .join(", ") +
+      ".",
+  ].join("\n");
+}
+
+/* ---------- errors ---------- */
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad request",
+  401: "Unauthenticated",
+  403: "Forbidden",
+  404: "Not found",
+  409: "Conflict",
+  413: "Payload too large",
+  415: "Unsupported media type",
+  422: "Unprocessable",
+  429: "Too many requests",
+  500: "Internal error",
+  503: "Service unavailable",
+};
+
+/** The codes any authenticated endpoint can answer, before the endpoint's own. */
+function commonErrors(method: Method, e: Endpoint, path: string): ErrorCode[] {
+  const codes: ErrorCode[] = ["validation_error", "malformed_json", "missing_api_key", "invalid_api_key", "api_key_expired"];
+  codes.push("plan_without_api_access", "cookies_not_allowed");
+  if (e.scope !== "any") codes.push("insufficient_scope");
+  if (path.includes("{")) codes.push("not_found");
+  if (queryKeys(e).includes("cursor")) codes.push("invalid_cursor");
+  codes.push("payload_too_large", "unsupported_media_type");
+  if (MUTATIONS.has(method)) codes.push("invalid_idempotency_key", "idempotency_key_in_use", "idempotency_key_reused");
+  codes.push("rate_limited", "rate_limiter_unavailable");
+  return codes;
+}
+
+function errorResponses(codes: readonly string[], where: string): Record<string, ZodOpenApiResponseObject> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of new Set(codes)) {
+    if (!(c in ERROR_CODES)) throw new Error(`${where}: unknown error code "${c}" (not in lib/errors.ts ERROR_CODES)`);
+    const code = c as ErrorCode;
+    const status = ERROR_CODES[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<string, ZodOpenApiResponseObject> = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const headers = ["X-Request-Id"];
+    if (status === 401) headers.push("WWW-Authenticate");
+    if (status === 429) headers.push(...RATE_LIMIT_HEADERS);
+    if (status === 429 || status === 503 || list.includes("idempotency_key_in_use")) headers.push("Retry-After");
+    out[String(status)] = {
+      description: `${STATUS_TEXT[status] ?? "Error"}: ${list.map((c) => `\`${c}\``).join(", ")}. See [the error reference](/docs/errors).`,
+      headers: headerRefs(headers),
+      content: {
+        [PROBLEM_TYPE]: {
+          schema: {
+            allOf: [ref("schemas", "Problem"), { type: "object", properties: { code: { type: "string", enum: list } } }],
+          },
+          examples: Object.fromEntries(list.map((c) => [c, ref("examples", c)])),
+        },
+      },
+    };
+  }
+  return out;
+}
+
+/* ---------- operations ---------- */
+
+function queryKeys(e: Endpoint): string[] {
+  const shape = (e.query as unknown as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+const schemaId = (schema: z.ZodType | undefined) => (schema?.meta() as { id?: string } | undefined)?.id;
+
+const isPublic = (def: Endpoint | PublicEndpoint): def is PublicEndpoint => def.scope === "public";
+
+function successResponse(method: Method, def: Endpoint | PublicEndpoint): [string, ZodOpenApiResponseObject] {
+  const r = def.response ?? { status: method === "POST" ? 201 : 200, description: "OK" };
+  const headers = ["X-Request-Id"];
+  if (!isPublic(def)) headers.push(...RATE_LIMIT_HEADERS);
+  // The wrapper's `created()` and `accepted()` replies carry these; a 202 that is not an operation does not.
+  const startsOperation = r.status === 202 && schemaId(r.schema) === "Operation";
+  if (r.status === 201 || startsOperation) headers.push("Location");
+  if (startsOperation) headers.push("Operation-Location");
+  if (!isPublic(def) && queryKeys(def).includes("cursor")) headers.push("Link");
+  if (!isPublic(def) && MUTATIONS.has(method)) headers.push("Idempotent-Replayed");
+  return [
+    String(r.status),
+    {
+      description: r.description,
+      headers: headerRefs(headers),
+      ...(r.schema && r.status !== 204 ? { content: { [JSON_TYPE]: { schema: r.schema } } } : {}),
+    },
+  ];
+}
+
+function operation(method: Method, path: string, def: Endpoint | PublicEndpoint): ZodOpenApiOperationObject {
+  const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+  const pathParams =
+    params.length > 0
+      ? z.object(
+          Object.fromEntries(
+            params.map((name) => {
+              const d = paramDoc(path, name);
+              return [name, z.string().min(1).meta({ description: d.description, example: d.example })];
+            }),
+          ),
+        )
+      : undefined;
+  const [status, success] = successResponse(method, def);
+  const responses: ZodOpenApiResponsesObject = { [status]: success } as ZodOpenApiResponsesObject;
+  const notes: string[] = [];
+  let security: oas32.SecurityRequirementObject[];
+
+  if (isPublic(def)) {
+    security = [];
+    notes.push("Public: no API key needed.");
+  } else {
+    security = [{ bearer: def.scope === "any" ? [] : [def.scope] }];
+    const rate = def.rate ?? (method === "GET" ? "read" : "write");
+    notes.push(
+      `${def.scope === "any" ? "Any valid API key." : `Scope: \`${def.scope}\`.`} Rate class: ${rate}.` +
+        (MUTATIONS.has(method) ? " Takes an `Idempotency-Key`." : ""),
+    );
+    Object.assign(
+      responses,
+      errorResponses([...commonErrors(method, def, path), ...(def.errors ?? [])], `${method} ${path}`),
+    );
+  }
+
+  const body = isPublic(def) ? undefined : def.body;
+  const query = isPublic(def) ? undefined : (def.query as ZodObjectInput | undefined);
+  return {
+    operationId: operationIdFor(method, path, def.response),
+    summary: def.summary,
+    description: [def.description, notes.join(" ")].filter(Boolean).join("\n\n"),
+    tags: [tagFor(path)],
+    security,
+    ...(pathParams || query ? { requestParams: { ...(pathParams ? { path: pathParams } : {}), ...(query ? { query } : {}) } } : {}),
+    ...(!isPublic(def) && MUTATIONS.has(method) ? { parameters: [ref("parameters", "IdempotencyKey")] } : {}),
+    ...(body
+      ? { requestBody: { required: !body.safeParse({}).success, content: { [JSON_TYPE]: { schema: body } } } }
+      : {}),
+    responses,
+  };
+}
+
+/** The document without what depends on the deployment (servers, quick start). */
+export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocument {
+  const paths: ZodOpenApiPathsObject = {};
+  const usedTags = new Set<string>();
+  for (const { path, definition } of [...routes].sort((a, b) => a.path.localeCompare(b.path))) {
+    pathSegments(path); // throws on a path not under /api/v1 or with [param] instead of {param}
+    const item: ZodOpenApiPathsObject[string] = {};
+    for (const method of HTTP_METHODS) {
+      const def = definition[method];
+      if (!def) continue;
+      item[method.toLowerCase() as Lowercase<Method>] = operation(method, path, def);
+      usedTags.add(tagFor(path));
+    }
+    if (Object.keys(item).length > 0) paths[path] = item;
+  }
+  // Each error code's example is written once, under components, and referenced by every response that can carry it.
+  const usedCodes = Object.values(paths)
+    .flatMap((item) => Object.values(item as Record<string, ZodOpenApiOperationObject>))
+    .flatMap((op) => Object.values(op.responses) as ZodOpenApiResponseObject[])
+    .flatMap((res) => Object.keys(res.content?.[PROBLEM_TYPE]?.examples ?? {}) as ErrorCode[]);
+
+  const doc: ZodOpenApiObject = {
+    openapi: "3.1.0",
+    info: {
+      title: "MyOpenClaw Developer API",
+      version: "1.0.0",
+      summary: "Manage hosted OpenClaw AI assistants: instances, operations, API keys and webhooks.",
+      description: apiDescription("https://api.example.com"),
+    },
+    tags: [
+      ...TAGS.filter((t) => usedTags.has(t.name)),
+      ...[...usedTags].filter((n) => !TAGS.some((t) => t.name === n)).map((name) => ({ name })),
+    ],
+    paths,
+    components: {
+      schemas: { Problem: problemSchema },
+      headers: HEADERS,
+      parameters: { IdempotencyKey: IDEMPOTENCY_KEY },
+      examples: Object.fromEntries([...new Set(usedCodes)].sort().map((c) => [c, { summary: ERROR_CODES[c].title, value: exampleProblem(c) }])),
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", bearerFormat: "moc_<short>_<long>", description: securitySchemeDescription() },
+      },
+    },
+  };
+  return createDocument(doc, { override: tidySchema });
+}
+
+/** Drops what zod emits that only adds noise for readers: safe-integer bounds, the date-time regex beside `format`. */
+function tidySchema({ jsonSchema }: { jsonSchema: Record<string, unknown> }): void {
+  if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
+  if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
+  if (jsonSchema.format === "date-time") delete jsonSchema.pattern;
+}
+
+/** The document as this deployment serves it: its own base URL in `servers` and in the quick start. */
+export function forDeployment(doc: OpenApiDocument, baseUrl: string): OpenApiDocument {
+  return {
+    ...doc,
+    info: { ...doc.info, description: apiDescription(baseUrl) },
+    servers: [{ url: baseUrl, description: "This deployment" }],
+    externalDocs: { description: "Error codes and what to do about them", url: `${baseUrl}/docs/errors` },
+  };
+}
+
+/**
+ * Builds the document once per process (route definitions do not change at
+ * run time) and answers it for a base URL.
+ */
+export function documentSource(modules: readonly RouteModule[]): (baseUrl: string) => Promise<OpenApiDocument> {
+  let built: Promise<OpenApiDocument> | undefined;
+  return async (baseUrl) => {
+    built ??= loadRoutes(modules).then(buildDocument);
+    try {
+      return forDeployment(await built, baseUrl);
+    } catch (err) {
+      built = undefined; // a failed build is retried on the next request, not cached
+      throw err;
+    }
+  };
+}
+
+/** The response schema of GET /api/v1/openapi.json. */
+export const openApiDocumentSchema = z
+  .looseObject({
+    openapi: z.string().meta({ example: "3.1.0" }),
+    info: z.looseObject({ title: z.string(), version: z.string() }),
+    paths: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: "OpenApiDocument", description: "An OpenAPI 3.1 document" });

@@ -1,0 +1,168 @@
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ERROR_CODES } from "@/lib/errors";
+import { ERROR_ADVICE } from "@/lib/openapi/errors";
+import type { OpenApiDocument } from "@/lib/openapi/document";
+import { SCOPES, SCOPE_SHORTCUTS } from "@/lib/scopes";
+import { client } from "../support/fixtures";
+import { useApiServer } from "../support/security";
+import { apiRouteFiles, definedMethods, loadDocument, lower } from "./support";
+
+type Op = {
+  operationId: string;
+  security: Record<string, string[]>[];
+  parameters?: { $ref?: string; name?: string; in?: string; description?: string }[];
+  responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { schema?: { allOf?: unknown[] } }> }>;
+  tags: string[];
+};
+
+const operations = (doc: OpenApiDocument) =>
+  Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
+    Object.entries(item as Record<string, Op>).map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
+  );
+
+describe("the OpenAPI document", () => {
+  let doc: OpenApiDocument;
+  beforeAll(async () => {
+    doc = await loadDocument("https://api.example.test");
+  });
+
+  it("is a valid OpenAPI 3.1 document", async () => {
+    const validator = new Validator();
+    const res = await validator.validate(structuredClone(doc) as unknown as Record<string, unknown>);
+    expect(res.errors ?? []).toEqual([]);
+    expect(res.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    expect(doc.openapi).toBe("3.1.0");
+  });
+
+  it("names this deployment in servers and in the quick start", () => {
+    expect(doc.servers).toEqual([{ url: "https://api.example.test", description: "This deployment" }]);
+    expect(doc.info.description).toContain("## Quick start");
+    expect(doc.info.description).toContain("https://api.example.test/api/v1/account");
+    expect(doc.info.description).not.toContain("api.example.com");
+  });
+
+  it("gives every operation a unique operationId, a summary and a tag", () => {
+    const ops = operations(doc);
+    const ids = ops.map((o) => o.op.operationId);
+    expect(new Set(ids).size, `duplicate operationIds: ${ids.filter((id, i) => ids.indexOf(id) !== i)}`).toBe(ids.length);
+    for (const { op, path, method } of ops) {
+      expect(op.operationId, `${method} ${path}`).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(op.tags, `${method} ${path}`).toHaveLength(1);
+    }
+    expect(ids).toEqual(expect.arrayContaining(["listApiKeys", "createApiKey", "getApiKey", "deleteApiKey", "getAccount", "listRegions"]));
+  });
+
+  it("requires the bearer key with each endpoint's own scope, and nothing for public ones", async () => {
+    const scheme = doc.components?.securitySchemes?.bearer as { type: string; scheme: string; description: string };
+    expect(scheme).toMatchObject({ type: "http", scheme: "bearer" });
+    for (const s of [...SCOPES, ...Object.keys(SCOPE_SHORTCUTS)]) expect(scheme.description).toContain(`\`${s}\``);
+
+    for (const f of apiRouteFiles().filter((r) => !r.catchAll)) {
+      const { def, methods } = await definedMethods(f.file);
+      for (const m of methods) {
+        const op = (doc.paths?.[f.path] as Record<string, Op>)[lower(m)]!;
+        const scope = def[m]!.scope;
+        const where = `${m} ${f.path}`;
+        if (scope === "public") {
+          expect(op.security, where).toEqual([]);
+          expect(op.responses["401"], where).toBeUndefined();
+        } else {
+          expect(op.security, where).toEqual([{ bearer: scope === "any" ? [] : [scope] }]);
+          for (const status of ["400", "401", "403", "413", "415", "429", "503"]) expect(op.responses[status], `${where} ${status}`).toBeDefined();
+          const codes = Object.entries(op.responses)
+            .filter(([status]) => Number(status) >= 400)
+            .flatMap(([, r]) => Object.keys((r.content?.["application/problem+json"] as { examples?: object }).examples ?? {}));
+          expect(codes, where).toEqual(expect.arrayContaining(["validation_error", "malformed_json", "missing_api_key", "invalid_api_key", "api_key_expired"]));
+          expect(codes, where).toEqual(expect.arrayContaining(["plan_without_api_access", "cookies_not_allowed", "rate_limited", "rate_limiter_unavailable"]));
+          expect(codes, where).toEqual(expect.arrayContaining((def[m] as { errors?: string[] }).errors ?? []));
+          if (scope !== "any") expect(codes, where).toContain("insufficient_scope");
+          if (f.path.includes("{")) expect(codes, where).toContain("not_found");
+          expect(Object.keys(op.responses["429"]!.headers ?? {}), where).toEqual(expect.arrayContaining(["Retry-After", "X-RateLimit-Limit"]));
+          expect(Object.keys(op.responses["503"]!.headers ?? {}), where).toContain("Retry-After");
+        }
+      }
+    }
+  });
+
+  it("documents the headers: rate limits, request id, idempotency, operation locations, page links", () => {
+    for (const { path, method, op } of operations(doc)) {
+      const where = `${method} ${path}`;
+      const [status, success] = Object.entries(op.responses).find(([s]) => Number(s) < 400)!;
+      const headers = Object.keys(success.headers ?? {});
+      expect(headers, where).toContain("X-Request-Id");
+      for (const r of Object.values(op.responses)) expect(Object.keys(r.headers ?? {}), where).toContain("X-Request-Id");
+      const isPublic = op.security.length === 0;
+      if (!isPublic) {
+        expect(headers, where).toEqual(expect.arrayContaining(["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"]));
+      }
+      const idem = (op.parameters ?? []).some((p) => p.$ref === "#/components/parameters/IdempotencyKey");
+      expect(idem, `${where}: Idempotency-Key`).toBe(!isPublic && method !== "GET");
+      if (!isPublic && method !== "GET") expect(headers, where).toContain("Idempotent-Replayed");
+      const schema = (success.content?.["application/json"]?.schema ?? {}) as { $ref?: string };
+      if (status === "202" && schema.$ref === "#/components/schemas/Operation") {
+        expect(headers, where).toEqual(expect.arrayContaining(["Location", "Operation-Location"]));
+      }
+      if (status === "201") expect(headers, where).toContain("Location");
+      const paged = (op.parameters ?? []).some((p) => p.in === "query" && p.name === "cursor");
+      expect(headers.includes("Link"), `${where}: Link`).toBe(paged);
+    }
+    const idem = doc.components?.parameters?.IdempotencyKey as { name: string; in: string };
+    expect(idem).toMatchObject({ name: "Idempotency-Key", in: "header" });
+  });
+
+  it("says that an instance id may be its subdomain", () => {
+    const withInstance = operations(doc).filter((o) => o.path.startsWith("/api/v1/instances/{id}"));
+    expect(withInstance.length).toBeGreaterThan(0);
+    for (const { op, path } of withInstance) {
+      const id = op.parameters?.find((p) => p.in === "path" && p.name === "id");
+      expect(id?.description, path).toMatch(/subdomain/);
+    }
+  });
+
+  it("describes errors with a shared Problem schema, narrowed to each response's codes", () => {
+    const problem = doc.components?.schemas?.Problem as { properties: Record<string, { enum?: string[] }>; required: string[] };
+    expect(problem.required).toEqual(expect.arrayContaining(["type", "title", "status", "detail", "code", "request_id"]));
+    expect(problem.properties.code!.enum!.sort()).toEqual(Object.keys(ERROR_CODES).sort());
+    for (const { path, method, op } of operations(doc)) {
+      for (const [status, r] of Object.entries(op.responses).filter(([s]) => Number(s) >= 400)) {
+        const media = r.content?.["application/problem+json"] as { schema: { allOf: [{ $ref: string }, { properties: { code: { enum: string[] } } }] } };
+        expect(media.schema.allOf[0].$ref).toBe("#/components/schemas/Problem");
+        for (const code of media.schema.allOf[1].properties.code.enum) {
+          expect(String(ERROR_CODES[code as keyof typeof ERROR_CODES].status), `${method} ${path}: ${code}`).toBe(status);
+        }
+      }
+    }
+  });
+
+  it("has advice for every error code (shown on /docs/errors)", () => {
+    const missing = Object.keys(ERROR_CODES).filter((c) => !ERROR_ADVICE[c as keyof typeof ERROR_CODES]);
+    expect(missing, "add what to do about these codes to ERROR_ADVICE in lib/openapi/errors.ts").toEqual([]);
+  });
+});
+
+describe("GET /api/v1/openapi.json", () => {
+  const server = useApiServer();
+
+  it("serves the document publicly, with this server's base URL", async () => {
+    const res = await client(server.url).get("/api/v1/openapi.json");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.body.openapi).toBe("3.1.0");
+    expect(res.body.servers).toEqual([{ url: server.url, description: "This deployment" }]);
+    expect(res.body.paths["/api/v1/keys"].get.operationId).toBe("listApiKeys");
+    const validator = new Validator();
+    expect((await validator.validate(res.body)).valid).toBe(true);
+  });
+
+  it("is public even when a key is sent, and refuses other methods", async () => {
+    const res = await client(server.url, "moc_not_a_real_key").get("/api/v1/openapi.json");
+    expect(res.status).toBe(200);
+    const post = await client(server.url).post("/api/v1/openapi.json", {});
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET, OPTIONS");
+  });
+});
