@@ -48,13 +48,15 @@ export function makeReconcile(deps: JobDeps) {
           const ref = machineRef(inst);
           if (!ref) continue;
           let state;
+          // Taken before asking: a change to the instance after this makes the answer stale.
+          const observedAt = new Date();
           try {
             state = await deps.compute().getState(ref);
           } catch {
             continue; // the provider is unreachable: no evidence of drift
           }
           const to = statusForMachine(inst.status as InstanceStatus, state);
-          if (to && (await repairStatus(db, inst.id, inst.status as InstanceStatus, to))) {
+          if (to && (await repairStatus(db, inst.id, inst.status as InstanceStatus, to, observedAt))) {
             out.push({ instance_id: inst.id, from: inst.status, to });
           }
         }

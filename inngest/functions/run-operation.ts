@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { NonRetriableError } from "inngest";
+import { NonRetriableError, RetryAfterError } from "inngest";
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { instance } from "@/db/schema";
+import { flyAppName } from "@/lib/compute/fly";
 import { ComputeError, type MachineRef } from "@/lib/compute/types";
 import { open, seal } from "@/lib/crypto";
 import { defineFunction } from "@/lib/jobs/types";
@@ -17,6 +18,7 @@ import {
   recordMachine,
   type FinishOutcome,
 } from "@/lib/services/operation-progress";
+import { UNFINISHED } from "@/lib/services/operations";
 import { operationRequested } from "../events/operation-requested";
 import type { JobDeps } from "../deps";
 
@@ -56,7 +58,9 @@ async function provider<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof ComputeError) {
       if (!err.retryable) throw permanent(err.code, err.message);
-      throw new Error(`[${err.code}] ${err.message}`);
+      const message = `[${err.code}] ${err.message}`;
+      // The provider's own hint (a 429's Retry-After): retrying sooner only fails again.
+      throw err.retryAfterMs !== undefined ? new RetryAfterError(message, err.retryAfterMs) : new Error(message);
     }
     throw err;
   }
@@ -90,6 +94,13 @@ export function makeRunOperation(deps: JobDeps) {
         };
       });
       const compute = deps.compute();
+      /** Before a step changes the machine: the operation must still be unfinished (the reconciler may have timed it out meanwhile). */
+      const stillOpen = async (db: Db) => {
+        const l = await loadOperation(db, opId);
+        if (!l || !UNFINISHED.includes(l.op.status as never)) {
+          throw permanent("operation_finished", `Operation ${opId} was finished elsewhere (it timed out); nothing more is done.`);
+        }
+      };
 
       const ensureRef = (ref: MachineRef | null): MachineRef => {
         if (!ref) throw permanent("instance_not_provisioned", "The instance has no machine yet (its creation did not finish). Delete it and create it again.");
@@ -119,6 +130,7 @@ export function makeRunOperation(deps: JobDeps) {
         case "instance.create": {
           const ref = await step.run("provision", async () => {
             const db = await deps.db();
+            await stillOpen(db);
             // The gateway token is made once and kept sealed, so a retried step provisions with the same one.
             const [row] = await db.select({ enc: instance.gatewayTokenEnc }).from(instance).where(eq(instance.id, loaded.instanceId));
             let token = row?.enc ? open(row.enc) : null;
@@ -142,20 +154,20 @@ export function makeRunOperation(deps: JobDeps) {
         }
         case "instance.start": {
           const ref = ensureRef(loaded.ref);
-          await step.run("start", () => provider(() => compute.start(ref)));
+          await step.run("start", async () => { await stillOpen(await deps.db()); await provider(() => compute.start(ref)); });
           await waitFor(ref, "started");
           await healthy(ref);
           break;
         }
         case "instance.stop": {
           const ref = ensureRef(loaded.ref);
-          await step.run("stop", () => provider(() => compute.stop(ref)));
+          await step.run("stop", async () => { await stillOpen(await deps.db()); await provider(() => compute.stop(ref)); });
           await waitFor(ref, "stopped");
           break;
         }
         case "instance.restart": {
           const ref = ensureRef(loaded.ref);
-          await step.run("restart", () => provider(() => compute.restart(ref)));
+          await step.run("restart", async () => { await stillOpen(await deps.db()); await provider(() => compute.restart(ref)); });
           await waitFor(ref, "started");
           await healthy(ref);
           break;
@@ -208,8 +220,10 @@ export function makeRunOperation(deps: JobDeps) {
           break;
         }
         case "instance.delete": {
-          // An instance whose creation never got a machine has nothing to remove.
-          if (loaded.ref) await step.run("destroy", () => provider(() => compute.destroy(loaded.ref!)));
+          // A create that failed half-way may have left an app, IPs and a volume without a recorded machine:
+          // destroy removes everything in the instance's app, named after the instance.
+          const ref = loaded.ref ?? { appName: flyAppName(loaded.instanceId), machineId: "", volumeId: null, region: loaded.region };
+          await step.run("destroy", () => provider(() => compute.destroy(ref)));
           break;
         }
         default:

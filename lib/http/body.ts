@@ -79,6 +79,8 @@ export async function parseBody<S extends z.ZodType>(req: Request, schema: S | u
   } catch (err) {
     throw new ApiError("malformed_json", `The request body is not valid JSON: ${(err as Error).message}`);
   }
+  const problem = inspectJson(raw);
+  if (problem) throw validationError([problem]);
   if (!schema) {
     if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && Object.keys(raw).length === 0) {
       return { value: undefined, raw };
@@ -86,6 +88,31 @@ export async function parseBody<S extends z.ZodType>(req: Request, schema: S | u
     throw validationError([{ path: "", message: "This endpoint takes no request body." }]);
   }
   return validate(schema, raw);
+}
+
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Walks a parsed body without recursion (a 5,000-deep array must not blow the
+ * stack) and names the first problem a schema cannot: nesting deeper than any
+ * document of this API, or a NUL character, which Postgres text cannot hold.
+ */
+export function inspectJson(root: unknown): { path: string; message: string } | null {
+  const stack: [unknown, string, number][] = [[root, "", 0]];
+  while (stack.length > 0) {
+    const [v, path, depth] = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.includes("\0")) return { path, message: "Text may not contain NUL characters (\\u0000)." };
+    } else if (v !== null && typeof v === "object") {
+      if (depth >= MAX_JSON_DEPTH) return { path, message: `Nested deeper than ${MAX_JSON_DEPTH} levels.` };
+      const entries = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x] as const) : Object.entries(v).map(([k, x]) => [path ? `.${k}` : k, x] as const);
+      for (const [suffix, x] of entries) {
+        if (!Array.isArray(v) && suffix.includes("\0")) return { path: path + suffix, message: "Field names may not contain NUL characters." };
+        stack.push([x, path + suffix, depth + 1]);
+      }
+    }
+  }
+  return null;
 }
 
 export function validate<S extends z.ZodType>(schema: S, raw: unknown, where?: string): { value: z.output<S>; raw: unknown } {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
-import { ApiError } from "../errors";
+import { ApiError, validationError } from "../errors";
 import { afterVerified, verifyToken, type Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
@@ -174,6 +174,8 @@ async function execute(
 ): Promise<Response> {
   const url = new URL(req.url);
   const params = await routeParams(context);
+  const nulParam = Object.entries(params).find(([, v]) => v.includes("\0")) ?? [...url.searchParams].find(([, v]) => v.includes("\0"));
+  if (nulParam) throw validationError([{ path: nulParam[0], message: "May not contain NUL characters." }]);
   const query = e.query ? validate(e.query, Object.fromEntries(url.searchParams), "query").value : undefined;
   if (!e.query && [...url.searchParams.keys()].length > 0) {
     throw new ApiError("validation_error", `Unknown query parameter \`${[...url.searchParams.keys()][0]}\`.`, {

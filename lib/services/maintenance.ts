@@ -71,7 +71,7 @@ export function statusForMachine(current: InstanceStatus, state: MachineState | 
 }
 
 /** Sets the status only if the instance is still settled in `from` and no operation has started since. */
-export async function repairStatus(db: Db, instanceId: string, from: InstanceStatus, to: InstanceStatus): Promise<boolean> {
+export async function repairStatus(db: Db, instanceId: string, from: InstanceStatus, to: InstanceStatus, observedAt: Date): Promise<boolean> {
   const rows = await db
     .update(instance)
     .set({ status: to, updatedAt: new Date() })
@@ -79,6 +79,8 @@ export async function repairStatus(db: Db, instanceId: string, from: InstanceSta
       and(
         eq(instance.id, instanceId),
         eq(instance.status, from),
+        // Untouched since the machine's state was observed: an operation that ran meanwhile makes that state stale.
+        lt(instance.updatedAt, observedAt),
         notExists(
           db
             .select({ one: sql`1` })

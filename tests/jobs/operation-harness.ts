@@ -1,0 +1,253 @@
+// Shared by the run-operation, reconcile and recovery tests: rows inserted
+// straight into the (in-memory PGlite) database the way the services leave
+// them, JobDeps with a provider and an event sink the test owns, a compute
+// provider that records its calls, and the two ways of running a durable
+// function (Inngest's engine through @inngest/test, and the LocalRunner).
+// Nothing here is production code.
+
+import { InngestTestEngine, mockCtx } from "@inngest/test";
+import { eq } from "drizzle-orm";
+import { Inngest, serializeError } from "inngest";
+import { getDb } from "@/db/client";
+import { instance, operation, webhookMessage } from "@/db/schema";
+import type { JobDeps } from "@/inngest/deps";
+import { operationRequested } from "@/inngest/events/operation-requested";
+import type { ComputeProvider, MachineRef } from "@/lib/compute/types";
+import { toInngestFunction } from "@/lib/jobs/define";
+import { LocalRunner } from "@/lib/jobs/local-runner";
+import type { AnyFunctionDefinition, JobLogger, OutgoingEvent } from "@/lib/jobs/types";
+import { newId } from "@/lib/ids";
+import type { InstanceStatus, OperationType } from "@/lib/schemas/instances";
+import { createAccount, uniqueSubdomain } from "../support/fixtures";
+
+export const silent: JobLogger = { info() {}, warn() {}, error() {}, debug() {} };
+export const inngest = new Inngest({ id: "jobs-operations-test", logger: silent });
+
+export type InstanceRow = typeof instance.$inferSelect;
+export type OperationRow = typeof operation.$inferSelect;
+
+export async function newAccount(): Promise<string> {
+  return (await createAccount()).accountId;
+}
+
+export async function insertInstance(
+  accountId: string,
+  o: { status: InstanceStatus; ref?: MachineRef | null; gatewayTokenEnc?: string | null; region?: string } = { status: "provisioning" },
+): Promise<InstanceRow> {
+  const db = await getDb();
+  const now = new Date();
+  const [row] = await db
+    .insert(instance)
+    .values({
+      id: newId("inst"),
+      accountId,
+      subdomain: uniqueSubdomain("job"),
+      status: o.status,
+      flyRegion: o.ref?.region ?? o.region ?? "iad",
+      appName: o.ref?.appName ?? null,
+      machineId: o.ref?.machineId ?? null,
+      volumeId: o.ref?.volumeId ?? null,
+      gatewayTokenEnc: o.gatewayTokenEnc ?? null,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  return row!;
+}
+
+export async function insertOperation(
+  inst: InstanceRow,
+  type: OperationType,
+  o: { status?: "pending" | "running" | "succeeded" | "failed"; createdAt?: Date; deadlineAt?: Date; input?: Record<string, unknown> } = {},
+): Promise<OperationRow> {
+  const db = await getDb();
+  const createdAt = o.createdAt ?? new Date();
+  const status = o.status ?? "pending";
+  const [row] = await db
+    .insert(operation)
+    .values({
+      id: newId("op"),
+      accountId: inst.accountId,
+      instanceId: inst.id,
+      type,
+      status,
+      input: o.input ?? null,
+      createdAt,
+      startedAt: status === "pending" ? null : createdAt,
+      completedAt: status === "succeeded" || status === "failed" ? createdAt : null,
+      deadlineAt: o.deadlineAt ?? new Date(createdAt.getTime() + 15 * 60_000),
+    })
+    .returning();
+  return row!;
+}
+
+/** The event requestOperation sends for an operation. */
+export function requestedEvent(op: OperationRow) {
+  return {
+    name: operationRequested.name,
+    id: op.id,
+    data: { operation_id: op.id, instance_id: op.instanceId, account_id: op.accountId, type: op.type },
+  };
+}
+
+export async function opRow(id: string): Promise<OperationRow> {
+  const db = await getDb();
+  const [row] = await db.select().from(operation).where(eq(operation.id, id));
+  if (!row) throw new Error(`no operation ${id}`);
+  return row;
+}
+
+export async function instRow(id: string): Promise<InstanceRow> {
+  const db = await getDb();
+  const [row] = await db.select().from(instance).where(eq(instance.id, id));
+  if (!row) throw new Error(`no instance ${id}`);
+  return row;
+}
+
+/** The outbox rows about one operation. */
+export async function outboxFor(op: { id: string; accountId: string }) {
+  const db = await getDb();
+  const rows = await db.select().from(webhookMessage).where(eq(webhookMessage.accountId, op.accountId));
+  return rows.filter((r) => (r.payload as { data?: { id?: string } }).data?.id === op.id);
+}
+
+export type ProviderCall = { method: string; args: unknown[]; result?: unknown };
+
+/**
+ * Wraps a provider so every call is recorded (failed ones included) and an
+ * optional hook sees it before it reaches the provider.
+ */
+export function recording(inner: ComputeProvider, before?: (call: ProviderCall) => Promise<void> | void) {
+  const calls: ProviderCall[] = [];
+  const provider = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function" || prop === "constructor") return value;
+      return async (...args: unknown[]) => {
+        const call: ProviderCall = { method: String(prop), args };
+        calls.push(call);
+        await before?.(call);
+        const result = await (value as (...a: unknown[]) => unknown).apply(target, args);
+        call.result = result;
+        return result;
+      };
+    },
+  }) as ComputeProvider;
+  return { provider, calls, count: (method: string) => calls.filter((c) => c.method === method).length };
+}
+
+/** JobDeps on the test's database with the test's provider; what the functions send is kept, not delivered. */
+export function testDeps(compute: ComputeProvider, o: { now?: () => Date; send?: (events: OutgoingEvent[]) => Promise<void> } = {}) {
+  const sent: OutgoingEvent[] = [];
+  const deps: JobDeps = {
+    db: getDb,
+    compute: () => compute,
+    send: async (events) => {
+      sent.push(...events);
+      await o.send?.(events);
+    },
+    now: o.now ?? (() => new Date()),
+  };
+  return { deps, sent };
+}
+
+/**
+ * The health-check pauses, mocked by step id: an unmocked step.sleep never returns under
+ * @inngest/test. A new array each time: the engine appends every step it runs to the
+ * array it was given, so a shared one would replay one run's results into the next.
+ */
+export const healthSleeps = () => Array.from({ length: 10 }, (_, i) => ({ id: `wait-health-${i}`, handler: () => null }));
+
+/** One run on Inngest's own execution engine, a fresh engine per run. */
+export async function runOnInngest(def: AnyFunctionDefinition, event: { name: string; data: Record<string, unknown> } | undefined) {
+  const engine = new InngestTestEngine({
+    function: toInngestFunction(inngest, def),
+    ...(event ? { events: [event] as [typeof event] } : {}),
+    steps: healthSleeps(),
+  });
+  const out = await engine.execute();
+  return {
+    result: out.result as Record<string, unknown> | undefined,
+    error: (out as { error?: { name?: string; message?: string } }).error,
+    ctx: out.ctx,
+    /** Every step result of the run, as Inngest would store them. */
+    async storedState(): Promise<string> {
+      const values = await Promise.all(Object.values(out.state).map((p) => Promise.resolve(p).catch((e: unknown) => e)));
+      return JSON.stringify(values);
+    },
+  };
+}
+
+/**
+ * Runs a function's failure handler the way Inngest does: as its own function,
+ * triggered by "inngest/function.failed", with the failed run's event and the
+ * error it failed with (see tests/jobs/inngest-parity.test.ts).
+ */
+export async function runFailureHandlerOnInngest(
+  def: AnyFunctionDefinition,
+  failedEvent: { name: string; data: Record<string, unknown>; id: string },
+  error: { name?: string; message?: string },
+) {
+  const fn = toInngestFunction(inngest, def);
+  const onFailure = (fn as unknown as { opts: { onFailure: Parameters<typeof inngest.createFunction>[1] } }).opts.onFailure;
+  const failureFn = inngest.createFunction({ id: `${def.id}-failure`, triggers: [{ event: "inngest/function.failed" }] }, onFailure);
+  const err = Object.assign(new Error(error.message ?? ""), { name: error.name ?? "Error" });
+  const engine = new InngestTestEngine({
+    function: failureFn,
+    events: [
+      {
+        name: "inngest/function.failed",
+        data: {
+          function_id: `${inngest.id}-${def.id}`,
+          run_id: "run_failed",
+          error: serializeError(err),
+          event: { ...failedEvent, ts: Date.now() },
+        },
+      },
+    ],
+    transformCtx: (ctx) => ({ ...mockCtx(ctx), error: err }),
+  });
+  const out = await engine.execute();
+  return { error: (out as { error?: unknown }).error };
+}
+
+/** A LocalRunner whose sleeps and backoffs return at once and are recorded. */
+export function instantRunner(defs: AnyFunctionDefinition[]) {
+  const sleeps: number[] = [];
+  const runner = new LocalRunner(defs, {
+    sleep: async (ms) => void sleeps.push(ms),
+    backoffMs: (attempt) => attempt * 1000,
+    logger: silent,
+  });
+  return { runner, sleeps };
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
+export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A LocalProvider clock that only moves when the provider sleeps (its waits take no real time). */
+export function fakeClock(start = Date.UTC(2026, 0, 1)) {
+  let t = start;
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += Math.max(0, ms);
+    },
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
+}
