@@ -389,8 +389,9 @@ describe("the outbox", () => {
     rx.respondWith({ type: "status", status: 200 });
     const reconcile = jobs.reconcileOnce();
     await vi.waitFor(() => expect(rx.requests).toHaveLength(2));
+    // The attempt is recorded in its own step, after the receiver has answered.
+    await vi.waitFor(async () => expect((await deliveries(api, endpoint.id))[0]).toMatchObject({ status: "succeeded" }));
     const [d] = await deliveries(api, endpoint.id);
-    expect(d).toMatchObject({ status: "succeeded" });
     expect(d!.attempts.map((a) => a.response_status)).toEqual([500, 200]);
     // The old run wakes up to a settled delivery and stops without another POST.
     hold.release();
