@@ -47,6 +47,7 @@ const envSchema = z.object({
   NEON_WS_PROXY: optionalString,
 
   API_KEY_PEPPERS: optionalString,
+  API_KEY_CACHE_SECONDS: optionalString,
   ENCRYPTION_KEYS: optionalString,
 
   UPSTASH_REDIS_REST_URL: optionalString,
@@ -82,6 +83,13 @@ export interface Config {
     | { kind: "pglite"; dataDir: string | null /* null: in memory */; template?: string /* a dumped data dir to start from */ }
     | { kind: "pg"; url: string }
     | { kind: "neon"; url: string; wsProxy: string | undefined };
+  /**
+   * How long a verified key is remembered in this process. Revocation is exact
+   * within a process; across server instances it takes up to this long, so the
+   * default is 0 (off) with a database server and 10 s with the embedded one
+   * (one process by construction).
+   */
+  apiKeyCacheSeconds: number;
   /** Versioned peppers for API-key hashes; undefined: generated under DATA_DIR. */
   apiKeyPeppers: Secret[] | undefined;
   /** Versioned AES-256 keys for secrets at rest; undefined: generated under DATA_DIR. */
@@ -131,6 +139,13 @@ function parseSecrets(name: string, raw: string, bytes: number | null): Secret[]
     throw new ConfigError(`${name}: a version appears twice`);
   }
   return out.sort((a, b) => b.version - a.version);
+}
+
+function parseCacheSeconds(raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 300) throw new ConfigError("API_KEY_CACHE_SECONDS: a whole number of seconds, 0-300");
+  return n;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -197,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     database,
+    apiKeyCacheSeconds: parseCacheSeconds(e.API_KEY_CACHE_SECONDS, database.kind === "pglite" ? 10 : 0),
     apiKeyPeppers: e.API_KEY_PEPPERS ? parseSecrets("API_KEY_PEPPERS", e.API_KEY_PEPPERS, null) : undefined,
     encryptionKeys: e.ENCRYPTION_KEYS ? parseSecrets("ENCRYPTION_KEYS", e.ENCRYPTION_KEYS, 32) : undefined,
     rateLimit: upstash

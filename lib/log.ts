@@ -16,8 +16,9 @@ function write(level: Level, msg: string, fields?: Record<string, unknown>) {
   }
   if (LEVELS[level] < threshold) return;
   const line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields });
-  if (level === "error" || level === "warn") console.error(line);
-  else console.log(line);
+  // Straight to the streams: Next.js patches console.* with work a log line does not need.
+  if (level === "error" || level === "warn") process.stderr.write(line + "\n");
+  else process.stdout.write(line + "\n");
 }
 
 export const log = {

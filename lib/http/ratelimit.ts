@@ -30,7 +30,7 @@ export async function enforceRateLimit(principal: Principal, rateClass: RateClas
         : "The rate limiter failed, so the request was refused without being executed. Retry shortly.";
     throw new ApiError("rate_limiter_unavailable", detail, { headers: { "retry-after": "5" } });
   }
-  runAfter("ratelimit-pending", outcome.pending);
+  if (outcome.pending) runAfter("ratelimit-pending", outcome.pending);
 
   const headers = rateLimitHeaders(rateClass, outcome, now);
   const refused: [string, WindowResult] | undefined = !outcome.key.success

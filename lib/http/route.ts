@@ -3,7 +3,8 @@ import type { z } from "zod";
 import { getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
 import { ApiError, validationError } from "../errors";
-import { afterVerified, verifyToken, type Principal } from "../keys/verify";
+import { cachedVerification, rememberVerification, tokenDigest } from "../keys/cache";
+import { afterVerified, needsAfterVerified, verifyToken, type Principal, type Verification } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
@@ -133,7 +134,16 @@ async function authenticate(req: Request, db: Db): Promise<Principal> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) throw new ApiError("invalid_api_key", "The Authorization header must be `Bearer <api key>`.");
   const token = m[1]!;
-  const v = await verifyToken(db, token);
+  const digest = tokenDigest(token);
+  let v: Verification | null = cachedVerification(digest);
+  if (!v) {
+    v = await verifyToken(db, token);
+    if (v.ok) {
+      rememberVerification(digest, v, v.expiresAt);
+      const verified = v;
+      if (needsAfterVerified(verified)) runAfter("key-last-used", () => afterVerified(db, token, verified));
+    }
+  }
   if (!v.ok) {
     switch (v.reason) {
       case "malformed":
@@ -146,7 +156,6 @@ async function authenticate(req: Request, db: Db): Promise<Principal> {
         throw new ApiError("invalid_api_key", "The API key is not valid.");
     }
   }
-  runAfter("key-last-used", () => afterVerified(db, token, v));
   if (!v.principal.account.apiAccess) {
     throw new ApiError(
       "plan_without_api_access",

@@ -12,7 +12,7 @@ export interface Principal {
 }
 
 export type Verification =
-  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null }
+  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null; expiresAt: Date | null }
   | { ok: false; reason: "malformed" | "unknown" | "revoked" | "expired" };
 
 /**
@@ -51,6 +51,7 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
     ok: true,
     pepperVersion: row.pepperVersion,
     lastUsedAt: row.lastUsedAt,
+    expiresAt: row.expiresAt,
     principal: {
       account: {
         id: row.accountId,
@@ -66,6 +67,11 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
 
 /** Touching last_used_at at most once a minute keeps a write off the hot path. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Whether `afterVerified` has anything to do (most requests: nothing). */
+export function needsAfterVerified(v: Extract<Verification, { ok: true }>, now = new Date()): boolean {
+  return v.pepperVersion !== apiKeyPeppers()[0]!.version || !v.lastUsedAt || now.getTime() - v.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS;
+}
 
 /**
  * Work to do after a successful verification, off the response's path:

@@ -25,7 +25,7 @@ export class MemoryRateLimiter implements RateLimiter {
       this.hit(keyId, t);
       this.hit(accountId, t);
     }
-    return { key: this.finish(key, key.success && account.success), account: this.finish(account, key.success && account.success), pending: Promise.resolve() };
+    return { key: this.finish(key, key.success && account.success), account: this.finish(account, key.success && account.success) };
   }
 
   private finish(w: WindowResult & { used: number }, counted: boolean): WindowResult {

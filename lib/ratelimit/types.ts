@@ -29,7 +29,7 @@ export interface RateOutcome {
   key: WindowResult;
   account: WindowResult;
   /** Background work (analytics, multi-region sync) to hand to `after()`. */
-  pending: Promise<unknown>;
+  pending?: Promise<unknown>;
 }
 
 export interface RateLimiter {

@@ -3,6 +3,7 @@ import type { Queryable } from "@/db/client";
 import { account, apiKey, instance } from "@/db/schema";
 import type { ServiceContext } from "../http/context";
 import { newId } from "../ids";
+import { forgetAllKeys, forgetKey } from "../keys/cache";
 import { effectiveLimits, type LimitOverrides, type PlanName } from "../plans";
 
 export async function getAccount(ctx: ServiceContext) {
@@ -32,6 +33,7 @@ export async function findAccountByEmail(db: Queryable, email: string) {
 
 /** Creates the account, or sets the plan of the existing one. */
 export async function upsertAccount(db: Queryable, email: string, plan: PlanName) {
+  forgetAllKeys(); // the plan may change
   const [row] = await db
     .insert(account)
     .values({ id: newId("usr"), email: email.toLowerCase(), plan })
@@ -41,6 +43,7 @@ export async function upsertAccount(db: Queryable, email: string, plan: PlanName
 }
 
 export async function setPlan(db: Queryable, email: string, plan: PlanName) {
+  forgetAllKeys();
   const rows = await db
     .update(account)
     .set({ plan, updatedAt: new Date() })
@@ -51,6 +54,7 @@ export async function setPlan(db: Queryable, email: string, plan: PlanName) {
 
 /** Overrides (or with null, resets to the plan's) an account's rate limits. */
 export async function setLimitOverrides(db: Queryable, email: string, overrides: LimitOverrides | null) {
+  forgetAllKeys();
   const rows = await db
     .update(account)
     .set({ limitOverrides: overrides, updatedAt: new Date() })
@@ -70,5 +74,6 @@ export async function revokeKeyByOperator(db: Queryable, idOrPrefix: string): Pr
     .set({ revokedAt: new Date() })
     .where(and(where, isNull(apiKey.revokedAt)))
     .returning({ id: apiKey.id });
+  for (const r of rows) forgetKey(r.id);
   return rows.length > 0;
 }

@@ -4,6 +4,7 @@ import { apiKey } from "@/db/schema";
 import { ApiError, notFound } from "../errors";
 import type { ServiceContext } from "../http/context";
 import { newId } from "../ids";
+import { forgetKey } from "../keys/cache";
 import { generateToken, hashSecret } from "../keys/token";
 import { expandScopes, missingScopes, type Scope, type ScopeShortcut } from "../scopes";
 import { apiKeyPeppers } from "../secrets";
@@ -96,4 +97,5 @@ export async function revokeKey(ctx: ServiceContext, id: string): Promise<void> 
     .where(and(live(ctx.account.id), eq(apiKey.id, id)))
     .returning({ id: apiKey.id });
   if (rows.length === 0) throw notFound("API key", id);
+  forgetKey(id);
 }

@@ -407,7 +407,13 @@ describe("secrets", () => {
   it("never appear in a response, a log line or a database column", async () => {
     const lines: string[] = [];
     const capture = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
-    const spies = (["log", "info", "warn", "error", "debug"] as const).map((m) => vi.spyOn(console, m).mockImplementation(capture));
+    const spies = [
+      ...(["log", "info", "warn", "error", "debug"] as const).map((m) => vi.spyOn(console, m).mockImplementation(capture)),
+      // lib/log.ts writes to the streams directly.
+      ...([process.stdout, process.stderr] as const).map((stream) =>
+        vi.spyOn(stream, "write").mockImplementation(((chunk: unknown) => (capture(String(chunk)), true)) as never),
+      ),
+    ];
     process.env.LOG_LEVEL = "debug";
     resetConfig();
     const responses: string[] = [];

@@ -148,3 +148,24 @@ describeSecurity("DELETE /api/v1/keys/{id}", server, {
   ownsResource: true,
   path: async (o) => `/api/v1/keys/${(await createKeyFor(o.accountId)).id}`,
 });
+
+describe("the verified-key cache", () => {
+  it("still refuses a key whose expiry passed while it was remembered, and one revoked meanwhile", async () => {
+    const me = await createAccount();
+    const api = client(server.url, me.token);
+    const expiresAt = new Date(Date.now() + 1500).toISOString();
+    const short = await api.post("/api/v1/keys", { name: "brief", scopes: ["read"], expires_at: expiresAt });
+    const shortApi = client(server.url, short.body.token);
+    expect((await shortApi.get("/api/v1/account")).status).toBe(200); // now remembered
+    await new Promise((r) => setTimeout(r, Date.parse(expiresAt) - Date.now() + 50));
+    const expired = await shortApi.get("/api/v1/account");
+    expect(expired.status).toBe(401);
+    expect(expired.body.code).toBe("api_key_expired");
+
+    const other = await createKeyFor(me.accountId);
+    const otherApi = client(server.url, other.token);
+    expect((await otherApi.get("/api/v1/account")).status).toBe(200);
+    expect((await api.delete(`/api/v1/keys/${other.id}`)).status).toBe(204);
+    expect((await otherApi.get("/api/v1/account")).status).toBe(401);
+  });
+});

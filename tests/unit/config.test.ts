@@ -59,3 +59,12 @@ describe("configuration", () => {
     expect(() => loadConfig({ INSTANCE_PROVIDER: "aws" })).toThrow(/INSTANCE_PROVIDER/);
   });
 });
+
+describe("the verified-key cache setting", () => {
+  it("is on (10 s) with the embedded database, off with a database server, and settable", () => {
+    expect(loadConfig({}).apiKeyCacheSeconds).toBe(10);
+    expect(loadConfig({ DATABASE_URL: "postgres://u:p@localhost/db" }).apiKeyCacheSeconds).toBe(0);
+    expect(loadConfig({ DATABASE_URL: "postgres://u:p@localhost/db", API_KEY_CACHE_SECONDS: "5" }).apiKeyCacheSeconds).toBe(5);
+    expect(() => loadConfig({ API_KEY_CACHE_SECONDS: "-1" })).toThrow(/API_KEY_CACHE_SECONDS/);
+  });
+});
