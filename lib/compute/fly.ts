@@ -49,6 +49,8 @@ const LEASE_NONCE_HEADER = "fly-machine-lease-nonce";
 const LEASE_TTL_SECONDS = 120;
 /** Fly's proxy cuts requests at 60 s, so one /wait call asks for at most that (fly-go clamps the same way). */
 const MAX_WAIT_SECONDS = 60;
+/** How long applyConfig waits for the updated machine version to start (under a serverless step's limit). */
+const APPLY_WAIT_MS = 50_000;
 /** Pause before asking /wait again when it answered 408 early, so a misbehaving answer cannot make us spin. */
 const WAIT_RETRY_PAUSE_MS = 1000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -238,19 +240,24 @@ export class FlyProvider implements ComputeProvider {
     // Without skip_launch the update reboots the machine (and boots it if it was stopped).
     const next = { ...current, env: machineEnv(config, gatewayToken), files: machineFiles(config) };
     const redact = secretValues(config, gatewayToken);
-    await this.withLease(ref, "update config", async (nonce) => {
+    const updated = await this.withLease(ref, "update config", async (nonce) => {
       const res = await this.send("POST", this.machinePath(ref), { body: { config: next }, nonce });
       if (res.status !== 200) throw this.fail(res, redact);
+      return this.parse(machineSchema, res);
     });
+    // Until the new version runs, the machine may still report the old one as "started" (and its
+    // /healthz answer): wait for the new instance_id itself, as flyctl does after an update.
+    if (updated.instance_id) await this.waitForState(ref, "started", APPLY_WAIT_MS, updated.instance_id);
   }
 
-  async waitForState(ref: MachineRef, state: "started" | "stopped", timeoutMs: number): Promise<void> {
+  /** `version`: wait for this instance_id (a machine version) to reach the state, not merely the machine. */
+  async waitForState(ref: MachineRef, state: "started" | "stopped", timeoutMs: number, version?: string): Promise<void> {
     const deadline = this.now() + timeoutMs;
     let lastState = "unknown";
     for (;;) {
       const machine = await this.requireMachine(ref);
       lastState = machine.state;
-      if (machine.state === state) return;
+      if (machine.state === state && (!version || machine.instance_id === version)) return;
       if (machine.state === "destroying" || machine.state === "destroyed" || (state === "started" && machine.state === "failed")) {
         throw new ComputeError(
           "fly_machine_unavailable",
@@ -263,7 +270,8 @@ export class FlyProvider implements ComputeProvider {
       const seconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, Math.ceil(remaining / 1000)));
       const query = new URLSearchParams({ state, timeout: String(seconds) });
       // Fly requires the version (instance_id) when waiting for "stopped".
-      if (state === "stopped" && machine.instance_id) query.set("instance_id", machine.instance_id);
+      if (version) query.set("instance_id", version);
+      else if (state === "stopped" && machine.instance_id) query.set("instance_id", machine.instance_id);
       const asked = this.now();
       const res = await this.send("GET", `${this.machinePath(ref)}/wait?${query}`, {
         timeoutMs: seconds * 1000 + REQUEST_TIMEOUT_MS,

@@ -200,6 +200,10 @@ describe("FlyProvider lifecycle", () => {
       secrets: { TELEGRAM_BOT_TOKEN: "123456:telegram-secret" },
     };
     await fly.applyConfig(ref, next);
+    // It returns once the new version runs, not while the old one still reports "started".
+    expect(machineOf(ref).instanceId).not.toBe(oldVersion);
+    expect(machineOf(ref).state).toBe("started");
+    expect(fake.requestsTo("wait").some((r) => r.path.includes(`instance_id=${machineOf(ref).instanceId}`))).toBe(true);
     await fly.waitForState(ref, "started", 60_000);
 
     const m = machineOf(ref);
