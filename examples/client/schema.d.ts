@@ -4051,7 +4051,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The operation */
+            /** @description The operation; `Retry-After` (seconds) while it is pending or running */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4060,6 +4060,7 @@ export interface operations {
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {

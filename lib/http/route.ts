@@ -32,8 +32,8 @@ export interface Endpoint<B extends AnySchema | undefined = AnySchema | undefine
   rate?: RateClass;
   body?: B;
   query?: Q;
-  /** The success response's schema and status, for the OpenAPI document. */
-  response?: { status: number; schema?: AnySchema; description: string };
+  /** The success response's schema, status and extra headers (e.g. "Retry-After"), for the OpenAPI document. */
+  response?: { status: number; schema?: AnySchema; description: string; headers?: string[] };
   /** The error codes this endpoint may answer beyond the common ones, for the OpenAPI document. */
   errors?: string[];
   handler(ctx: ServiceContext, input: { body: Out<B>; query: Out<Q>; params: Record<string, string> }, req: Request): Promise<unknown>;
@@ -44,7 +44,7 @@ export interface PublicEndpoint {
   summary: string;
   description?: string;
   scope: "public";
-  response?: { status: number; schema?: AnySchema; description: string };
+  response?: { status: number; schema?: AnySchema; description: string; headers?: string[] };
   handler(req: Request): Promise<unknown> | unknown;
 }
 

@@ -192,7 +192,7 @@ const schemaId = (schema: z.ZodType | undefined) => (schema?.meta() as { id?: st
 const isPublic = (def: Endpoint | PublicEndpoint): def is PublicEndpoint => def.scope === "public";
 
 function successResponse(method: Method, def: Endpoint | PublicEndpoint): [string, ZodOpenApiResponseObject] {
-  const r = def.response ?? { status: method === "POST" ? 201 : 200, description: "OK" };
+  const r: NonNullable<Endpoint["response"]> = def.response ?? { status: method === "POST" ? 201 : 200, description: "OK" };
   const headers = ["X-Request-Id"];
   if (!isPublic(def)) headers.push(...RATE_LIMIT_HEADERS);
   // The wrapper's `created()` and `accepted()` replies carry these; a 202 that is not an operation does not.
@@ -201,6 +201,7 @@ function successResponse(method: Method, def: Endpoint | PublicEndpoint): [strin
   if (startsOperation) headers.push("Operation-Location");
   if (!isPublic(def) && queryKeys(def).includes("cursor")) headers.push("Link");
   if (!isPublic(def) && MUTATIONS.has(method)) headers.push("Idempotent-Replayed");
+  headers.push(...(r.headers ?? []));
   return [
     String(r.status),
     {

@@ -11,7 +11,12 @@ export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
     summary: "Get an operation",
     description: "Poll this until `status` is `succeeded` or `failed`; while it is not, the answer carries `Retry-After`.",
     scope: "operations:read",
-    response: { status: 200, schema: operationResource, description: "The operation" },
+    response: {
+      status: 200,
+      schema: operationResource,
+      description: "The operation; `Retry-After` (seconds) while it is pending or running",
+      headers: ["Retry-After"],
+    },
     handler: async (ctx, { params }) => {
       const op = await getOperation(ctx, params.id!);
       const unfinished = op.status === "pending" || op.status === "running";
