@@ -23,7 +23,11 @@ type AnySchema = z.ZodType;
 type Out<S> = S extends AnySchema ? z.output<S> : undefined;
 
 /** One endpoint: who may call it, what it takes, what it does. */
-export interface Endpoint<B extends AnySchema | undefined = AnySchema | undefined, Q extends AnySchema | undefined = AnySchema | undefined> {
+export interface Endpoint<
+  B extends AnySchema | undefined = AnySchema | undefined,
+  Q extends AnySchema | undefined = AnySchema | undefined,
+  P = unknown,
+> {
   summary: string;
   description?: string;
   /** The scope a key needs; "any" = any valid key. (A public endpoint is a PublicEndpoint.) */
@@ -36,7 +40,13 @@ export interface Endpoint<B extends AnySchema | undefined = AnySchema | undefine
   response?: { status: number; schema?: AnySchema; description: string; headers?: string[] };
   /** The error codes this endpoint may answer beyond the common ones, for the OpenAPI document. */
   errors?: string[];
-  handler(ctx: ServiceContext, input: { body: Out<B>; query: Out<Q>; params: Record<string, string> }, req: Request): Promise<unknown>;
+  /**
+   * Slow work that needs no database (a DNS lookup), done before the request's
+   * transaction opens so it never holds its locks; its result reaches the
+   * handler as `prepared`. It runs before the idempotency check.
+   */
+  prepare?(input: { body: Out<B>; query: Out<Q>; params: Record<string, string> }): Promise<P>;
+  handler(ctx: ServiceContext, input: { body: Out<B>; query: Out<Q>; params: Record<string, string>; prepared: P }, req: Request): Promise<unknown>;
 }
 
 /** A public endpoint's handler gets no account or key. */
@@ -50,10 +60,12 @@ export interface PublicEndpoint {
 
 type RouteContext = { params: Promise<Record<string, string | string[] | undefined>> };
 type Handler = (req: Request, context: RouteContext) => Promise<Response>;
-export type RouteDefinition = Partial<Record<Method, Endpoint<any, any> | PublicEndpoint>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type RouteDefinition = Partial<Record<Method, Endpoint<any, any, any> | PublicEndpoint>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Declares an endpoint with its schemas' types flowing into the handler. */
-export function endpoint<B extends AnySchema | undefined = undefined, Q extends AnySchema | undefined = undefined>(def: Endpoint<B, Q>): Endpoint<B, Q> {
+export function endpoint<B extends AnySchema | undefined = undefined, Q extends AnySchema | undefined = undefined, P = undefined>(
+  def: Endpoint<B, Q, P>,
+): Endpoint<B, Q, P> {
   return def;
 }
 
@@ -201,7 +213,8 @@ async function execute(
     key: principal.key,
     afterCommit: (fn) => void effects.push(fn),
   });
-  const input = { body, query, params };
+  const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
+  const input = { body, query, params, prepared };
 
   let response: Response;
   if (req.method === "GET") {

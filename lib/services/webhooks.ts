@@ -50,24 +50,26 @@ export function signingSecrets(row: EndpointRow, now: Date): string[] {
   return secrets;
 }
 
+/** A URL that passed the SSRF guard (resolved, every address allowed). */
+export type CheckedWebhookUrl = string & { readonly __checked: unique symbol };
+
 /**
- * Resolves and checks a URL (SSRF guard). Callers run it before their first
- * write: a DNS lookup should not hold row locks.
+ * Resolves and checks a URL (SSRF guard). Route files run it in `prepare`,
+ * before the request's transaction opens: a DNS lookup must not hold its locks.
  */
-async function checkUrl(url: string): Promise<string> {
+export async function checkWebhookUrl(url: string): Promise<CheckedWebhookUrl> {
   const checked = await validateWebhookUrl(url, webhookUrlMode());
   if (!checked.ok) {
     throw new ApiError("webhook_url_not_allowed", `This URL cannot receive webhooks: ${checked.reason}.`, {
       extra: { errors: [{ path: "url", message: checked.reason }] },
     });
   }
-  return url; // kept as given: every delivery parses and checks it again
+  return url as CheckedWebhookUrl; // kept as given: every delivery parses and checks it again
 }
 
 const uniqueEvents = (events: readonly WebhookEventType[]) => [...new Set(events)];
 
-export async function createEndpoint(ctx: ServiceContext, input: CreateWebhookInput) {
-  const url = await checkUrl(input.url);
+export async function createEndpoint(ctx: ServiceContext, input: CreateWebhookInput, url: CheckedWebhookUrl) {
   // The account row lock serialises concurrent creations, so the limit holds: never one more.
   await ctx.db.select({ id: account.id }).from(account).where(eq(account.id, ctx.account.id)).for("update");
   const [{ n } = { n: 0 }] = await ctx.db.select({ n: count() }).from(webhookEndpoint).where(eq(webhookEndpoint.accountId, ctx.account.id));
@@ -115,8 +117,12 @@ export async function getEndpoint(ctx: ServiceContext, id: string): Promise<Webh
   return toEndpointResource(await findEndpoint(ctx, id));
 }
 
-export async function updateEndpoint(ctx: ServiceContext, id: string, input: UpdateWebhookInput): Promise<WebhookEndpointResource> {
-  const url = input.url === undefined ? undefined : await checkUrl(input.url);
+export async function updateEndpoint(
+  ctx: ServiceContext,
+  id: string,
+  input: UpdateWebhookInput,
+  url: CheckedWebhookUrl | undefined,
+): Promise<WebhookEndpointResource> {
   const row = await findEndpoint(ctx, id, { lock: true });
   const changes: Partial<typeof webhookEndpoint.$inferInsert> = {};
   if (url !== undefined) changes.url = url;

@@ -1,7 +1,7 @@
 import { endpoint, route } from "@/lib/http/route";
 import { created } from "@/lib/http/reply";
 import { createdWebhookEndpointResource, createWebhookBody, webhookEndpointResource } from "@/lib/schemas/webhooks";
-import { createEndpoint, listEndpoints } from "@/lib/services/webhooks";
+import { checkWebhookUrl, createEndpoint, listEndpoints } from "@/lib/services/webhooks";
 
 export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
   GET: endpoint({
@@ -18,8 +18,9 @@ export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
     body: createWebhookBody,
     response: { status: 201, schema: createdWebhookEndpointResource, description: "The endpoint, with its signing secret shown this once" },
     errors: ["webhook_url_not_allowed", "webhook_endpoint_limit_reached"],
-    handler: async (ctx, { body }) => {
-      const made = await createEndpoint(ctx, body);
+    prepare: ({ body }) => checkWebhookUrl(body.url),
+    handler: async (ctx, { body, prepared }) => {
+      const made = await createEndpoint(ctx, body, prepared);
       return created(made, `/api/v1/webhooks/${made.id}`);
     },
   }),

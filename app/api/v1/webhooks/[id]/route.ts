@@ -1,7 +1,7 @@
 import { endpoint, route } from "@/lib/http/route";
 import { noContent } from "@/lib/http/reply";
 import { updateWebhookBody, webhookEndpointResource } from "@/lib/schemas/webhooks";
-import { deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/services/webhooks";
+import { checkWebhookUrl, deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/services/webhooks";
 
 export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
   GET: endpoint({
@@ -17,7 +17,8 @@ export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
     body: updateWebhookBody,
     response: { status: 200, schema: webhookEndpointResource, description: "The endpoint as changed" },
     errors: ["webhook_url_not_allowed"],
-    handler: (ctx, { params, body }) => updateEndpoint(ctx, params.id!, body),
+    prepare: async ({ body }) => (body.url === undefined ? undefined : checkWebhookUrl(body.url)),
+    handler: (ctx, { params, body, prepared }) => updateEndpoint(ctx, params.id!, body, prepared),
   }),
   DELETE: endpoint({
     summary: "Delete a webhook endpoint",
