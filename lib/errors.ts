@@ -1,3 +1,5 @@
+import type { z } from "zod";
+
 /**
  * Every error the API can answer, as data: a stable code, its HTTP status and
  * a title. Services throw `ApiError(code, detail)`; only the request wrapper
@@ -74,4 +76,24 @@ export function validationError(errors: FieldError[], detail?: string): ApiError
 
 export function notFound(what: string, id: string): ApiError {
   return new ApiError("not_found", `No ${what} ${JSON.stringify(id)} in this account.`);
+}
+
+/** Turns zod issues into `{path, message}` pairs that name the field. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const base = formatPath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: "Unknown field." });
+    } else {
+      out.push({ path: base, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${String(p)}` : String(p);
+  return s;
 }

@@ -10,7 +10,7 @@ import {
 import { machineRef } from "@/lib/services/operation-progress";
 import { webhookBacklogEvents } from "@/lib/services/webhook-deliveries";
 import type { InstanceStatus } from "@/lib/schemas/instances";
-import { operationRequested } from "../events/operation-requested";
+import { operationEvent } from "@/lib/jobs/operations";
 import type { JobDeps } from "../deps";
 
 /** A pending operation this old has probably lost its event. */
@@ -31,13 +31,7 @@ export function makeReconcile(deps: JobDeps) {
     async handler({ step }) {
       const resent = await step.run("resend-pending", async () => {
         const ops = await pendingOperations(await deps.db(), deps.now(), RESEND_AFTER_MS);
-        await deps.send(
-          ops.map((op) => ({
-            name: operationRequested.name,
-            id: op.id,
-            data: { operation_id: op.id, instance_id: op.instanceId, account_id: op.accountId, type: op.type },
-          })),
-        );
+        await deps.send(ops.map(operationEvent));
         return ops.map((o) => o.id);
       });
       const failed = await step.run("fail-stuck", async () => failStuckOperations(await deps.db(), deps.now()));

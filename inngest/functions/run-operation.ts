@@ -3,7 +3,7 @@ import { NonRetriableError, RetryAfterError } from "inngest";
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { instance } from "@/db/schema";
-import { flyAppName } from "@/lib/compute/fly";
+import { instanceAppName } from "@/lib/compute/naming";
 import { ComputeError, type MachineRef } from "@/lib/compute/types";
 import { open, seal } from "@/lib/crypto";
 import { defineFunction } from "@/lib/jobs/types";
@@ -222,7 +222,7 @@ export function makeRunOperation(deps: JobDeps) {
         case "instance.delete": {
           // A create that failed half-way may have left an app, IPs and a volume without a recorded machine:
           // destroy removes everything in the instance's app, named after the instance.
-          const ref = loaded.ref ?? { appName: flyAppName(loaded.instanceId), machineId: "", volumeId: null, region: loaded.region };
+          const ref = loaded.ref ?? { appName: instanceAppName(loaded.instanceId), machineId: "", volumeId: null, region: loaded.region };
           await step.run("destroy", () => provider(() => compute.destroy(ref)));
           break;
         }

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { instanceAppName } from "./naming";
 import {
   ComputeError,
   type ComputeProvider,
@@ -64,21 +64,6 @@ const PLATFORM_ENV = {
   NODE_OPTIONS: "--max-old-space-size=1536",
 } as const;
 
-/**
- * The Fly app name of an instance: `moc-` plus the id's suffix, lowercased.
- * Fly app names are one global namespace of at most 63 lowercase letters,
- * digits and dashes. Lowercasing a mixed-case id could make two ids collide,
- * so such ids get a short hash of the original suffix appended.
- */
-export function flyAppName(instanceId: string): string {
-  const suffix = instanceId.replace(/^inst_/, "");
-  const clean = suffix.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
-  const exact = clean === suffix;
-  const hash = createHash("sha256").update(instanceId).digest("hex").slice(0, 8);
-  const base = exact ? clean : `${clean}-${hash}`;
-  const name = `moc-${base}`;
-  return name.length <= 63 ? name : `moc-${clean.slice(0, 63 - 4 - 9)}-${hash}`;
-}
 
 // Only the fields this provider reads; Fly sends many more, which pass through untouched.
 const machineSchema = z.looseObject({
@@ -189,7 +174,7 @@ export class FlyProvider implements ComputeProvider {
   }
 
   async provision(spec: ProvisionSpec): Promise<MachineRef> {
-    const app = flyAppName(spec.instanceId);
+    const app = instanceAppName(spec.instanceId);
     const redact = secretValues(spec.config, spec.gatewayToken);
     await this.ensureApp(app);
     await this.ensureIps(app);

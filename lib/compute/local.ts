@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { flyAppName } from "./fly";
+import { instanceAppName } from "./naming";
 import {
   ComputeError,
   type ComputeProvider,
@@ -114,7 +114,7 @@ export class LocalProvider implements ComputeProvider {
       const machine: LocalMachine = {
         instanceId: spec.instanceId,
         subdomain: spec.subdomain,
-        appName: flyAppName(spec.instanceId),
+        appName: instanceAppName(spec.instanceId),
         machineId: randomBytes(7).toString("hex"),
         volumeId: `vol_${randomBytes(8).toString("hex")}`,
         region: spec.region,

@@ -1,27 +1,7 @@
 import type { z } from "zod";
-import { ApiError, validationError, type FieldError } from "../errors";
+import { ApiError, fieldErrors, validationError } from "../errors";
 
 export const MAX_BODY_BYTES = 64 * 1024;
-
-/** Turns zod issues into `{path, message}` pairs that name the field. */
-export function fieldErrors(error: z.ZodError): FieldError[] {
-  const out: FieldError[] = [];
-  for (const issue of error.issues) {
-    const base = formatPath(issue.path);
-    if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: "Unknown field." });
-    } else {
-      out.push({ path: base, message: issue.message });
-    }
-  }
-  return out;
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let s = "";
-  for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${String(p)}` : String(p);
-  return s;
-}
 
 async function readLimited(req: Request): Promise<string> {
   const declared = req.headers.get("content-length");

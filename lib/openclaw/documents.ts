@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { Secret } from "../config";
 import { needsReseal, open, seal } from "../crypto";
-import { validationError, type FieldError } from "../errors";
-import { fieldErrors } from "../http/body";
+import { fieldErrors, validationError, type FieldError } from "../errors";
 import {
   agentsBody,
   integrationsBody,

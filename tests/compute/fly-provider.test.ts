@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FlyProvider, flyAppName, type FlyProviderOptions } from "@/lib/compute/fly";
+import { FlyProvider, type FlyProviderOptions } from "@/lib/compute/fly";
+import { instanceAppName } from "@/lib/compute/naming";
 import { ComputeError, type MachineRef, type ProvisionSpec, type RenderedConfig } from "@/lib/compute/types";
 import { createFlyFake, type FlyFake, type FlyFakeOptions, type FlyFault } from "@/tests/fakes/fly-api";
 import { mockServer } from "./msw";
@@ -84,14 +85,14 @@ beforeEach(() => {
   useFake();
 });
 
-describe("flyAppName", () => {
+describe("instanceAppName", () => {
   it("is deterministic, valid for Fly, and keeps mixed-case ids apart", () => {
-    expect(flyAppName("inst_7k2m9q4x")).toBe("moc-7k2m9q4x");
-    expect(flyAppName("inst_7k2m9q4x")).toBe(flyAppName("inst_7k2m9q4x"));
-    const a = flyAppName("inst_aB3");
-    const b = flyAppName("inst_Ab3");
+    expect(instanceAppName("inst_7k2m9q4x")).toBe("moc-7k2m9q4x");
+    expect(instanceAppName("inst_7k2m9q4x")).toBe(instanceAppName("inst_7k2m9q4x"));
+    const a = instanceAppName("inst_aB3");
+    const b = instanceAppName("inst_Ab3");
     expect(a).not.toBe(b);
-    for (const name of [a, b, flyAppName(`inst_${"X".repeat(80)}`), flyAppName("inst_01HZX_Y.Z")]) {
+    for (const name of [a, b, instanceAppName(`inst_${"X".repeat(80)}`), instanceAppName("inst_01HZX_Y.Z")]) {
       expect(name).toMatch(/^[a-z0-9][a-z0-9-]{0,62}$/);
     }
   });
@@ -102,7 +103,7 @@ describe("FlyProvider lifecycle", () => {
     const fly = provider();
     const ref = await fly.provision(spec);
 
-    const app = flyAppName(spec.instanceId);
+    const app = instanceAppName(spec.instanceId);
     expect(ref).toEqual({ appName: app, machineId: expect.any(String), volumeId: expect.stringMatching(/^vol_/), region: "iad" });
     expect(fake.state.apps.get(app)).toMatchObject({ org: "personal" });
     expect(fake.state.ips.filter((ip) => ip.app === app).map((ip) => ip.type).sort()).toEqual(["shared_v4", "v6"]);
@@ -253,7 +254,7 @@ describe("FlyProvider lifecycle", () => {
     fake.inject("createMachine", { kind: "status", status: 500 });
     const fly = provider();
     await expect(fly.provision(spec)).rejects.toThrow(ComputeError);
-    const app = flyAppName(spec.instanceId);
+    const app = instanceAppName(spec.instanceId);
     expect(fake.volumesOf(app)).toHaveLength(1);
 
     await fly.destroy({ appName: app, machineId: "", volumeId: null, region: "iad" });
@@ -269,7 +270,7 @@ describe("FlyProvider idempotent provision", () => {
     const err = await rejection(fly.provision(spec));
     expect(err).toMatchObject({ code: "fly_unavailable", retryable: true, status: 500 });
 
-    const app = flyAppName(spec.instanceId);
+    const app = instanceAppName(spec.instanceId);
     expect(fake.state.apps.size).toBe(1);
     expect(fake.volumesOf(app)).toHaveLength(1);
     expect(fake.machinesOf(app)).toHaveLength(0);
@@ -291,7 +292,7 @@ describe("FlyProvider idempotent provision", () => {
     const fly = provider();
     const err = await rejection(fly.provision(spec));
     expect(err).toMatchObject({ code: "fly_network_error", retryable: true });
-    const app = flyAppName(spec.instanceId);
+    const app = instanceAppName(spec.instanceId);
     const [created] = fake.machinesOf(app);
     expect(created).toBeDefined();
 
@@ -317,7 +318,7 @@ describe("FlyProvider idempotent provision", () => {
   });
 
   it("an app name held by another organization is a permanent error", async () => {
-    fake.addForeignApp(flyAppName(spec.instanceId));
+    fake.addForeignApp(instanceAppName(spec.instanceId));
     const err = await rejection(provider().provision(spec));
     expect(err).toMatchObject({ code: "fly_app_name_taken", retryable: false });
     expect(fake.requestsTo("createApp")).toHaveLength(0);

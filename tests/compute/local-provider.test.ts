@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { flyAppName } from "@/lib/compute/fly";
+import { instanceAppName } from "@/lib/compute/naming";
 import { LocalProvider, type LocalProviderOptions } from "@/lib/compute/local";
 import { ComputeError, type MachineRef, type ProvisionSpec, type RenderedConfig } from "@/lib/compute/types";
 
@@ -39,7 +39,7 @@ describe("LocalProvider transitions", () => {
   it("moves through Fly's states, one delay per transition", async () => {
     const p = local();
     const ref = await p.provision(spec);
-    expect(ref).toEqual({ appName: flyAppName(spec.instanceId), machineId: expect.stringMatching(/^[0-9a-f]{14}$/), volumeId: expect.stringMatching(/^vol_/), region: "fra" });
+    expect(ref).toEqual({ appName: instanceAppName(spec.instanceId), machineId: expect.stringMatching(/^[0-9a-f]{14}$/), volumeId: expect.stringMatching(/^vol_/), region: "fra" });
 
     const seen = async (steps: number) => {
       const states = [await p.getState(ref)];

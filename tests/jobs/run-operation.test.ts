@@ -610,8 +610,8 @@ describe("run-operation with the Fly provider (msw fake of the Machines API)", (
     expect(await opRow(op.id)).toMatchObject({ status: "failed", error: { code: "fly_rejected" } });
     const failed = await instRow(inst.id);
     expect(failed).toMatchObject({ status: "failed", machineId: null });
-    const { flyAppName } = await import("@/lib/compute/fly");
-    const app = flyAppName(inst.id);
+    const { instanceAppName } = await import("@/lib/compute/naming");
+    const app = instanceAppName(inst.id);
     expect(fake.state.apps.has(app)).toBe(true);
     expect(fake.volumesOf(app)).toHaveLength(1);
 
@@ -630,8 +630,8 @@ describe("run-operation with the Fly provider (msw fake of the Machines API)", (
   it("a permanent Fly error (app name held by another org) fails the create with its code", async () => {
     const { fake, provider } = fly();
     const { inst, op } = await createOp();
-    const { flyAppName } = await import("@/lib/compute/fly");
-    fake.addForeignApp(flyAppName(inst.id));
+    const { instanceAppName } = await import("@/lib/compute/naming");
+    fake.addForeignApp(instanceAppName(inst.id));
     const { runner, sleeps } = instantRunner([makeRunOperation(testDeps(provider).deps)]);
     await runner.send(requestedEvent(op));
     await runner.idle();
