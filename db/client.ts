@@ -3,6 +3,7 @@ import path from "node:path";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import { config, type Config } from "@/lib/config";
+import { processIsAlive } from "@/lib/process";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -33,15 +34,6 @@ export class DatabaseLockedError extends Error {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Two processes writing one PGlite directory lose writes without an error, so
  * the directory is guarded by a lock file holding the owner's pid. A lock whose
@@ -63,7 +55,7 @@ function lockDataDir(dir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number(fs.readFileSync(lockPath, "utf8").trim());
       if (pid === process.pid) return () => undefined; // this process already holds it
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw new DatabaseLockedError(dir, pid);
+      if (Number.isInteger(pid) && pid > 0 && processIsAlive(pid)) throw new DatabaseLockedError(dir, pid);
       fs.rmSync(lockPath, { force: true }); // stale: its owner died
     }
   }

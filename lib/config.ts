@@ -69,6 +69,7 @@ const envSchema = z.object({
   INSTANCE_DOMAIN: optionalString,
   DEFAULT_REGION: optionalString,
   OPERATION_DEADLINE_SECONDS: intSetting(900, 30),
+  OPERATOR_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, "must be at least 32 characters"),
 });
 
 export type Secret = { version: number; value: string };
@@ -76,6 +77,8 @@ export type Secret = { version: number; value: string };
 export interface Config {
   /** true on Vercel or with REQUIRE_SERVICES=1: embedded defaults are refused. */
   production: boolean;
+  /** true when no production service is configured: the embedded database, limiter, runner and simulated machines. */
+  embedded: boolean;
   dataDir: string;
   publicBaseUrl: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -106,6 +109,8 @@ export interface Config {
   instanceDomain: string;
   defaultRegion: string;
   operationDeadlineSeconds: number;
+  /** The operator endpoint's token (production); embedded mode generates one under DATA_DIR. */
+  operatorToken: string | undefined;
 }
 
 /** The OpenClaw image every new machine runs. Pinned: never `latest`. */
@@ -206,8 +211,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const upstash = e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN;
   const inngest = e.INNGEST_EVENT_KEY || e.INNGEST_SIGNING_KEY || inngestDev;
 
+  const embedded = database.kind === "pglite" && !upstash && !inngest && e.INSTANCE_PROVIDER !== "fly";
+
   return {
     production,
+    embedded,
     dataDir,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
@@ -234,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     instanceDomain: e.INSTANCE_DOMAIN ?? "localhost",
     defaultRegion: e.DEFAULT_REGION ?? "iad",
     operationDeadlineSeconds: e.OPERATION_DEADLINE_SECONDS,
+    operatorToken: e.OPERATOR_TOKEN,
   };
 }
 

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   missing_api_key: { status: 401, title: "API key required" },
   invalid_api_key: { status: 401, title: "Invalid API key" },
   api_key_expired: { status: 401, title: "API key expired" },
+  invalid_operator_token: { status: 401, title: "Invalid operator token" },
   cookies_not_allowed: { status: 403, title: "Cookies are not accepted" },
   plan_without_api_access: { status: 403, title: "Plan has no API access" },
   insufficient_scope: { status: 403, title: "Insufficient scope" },

@@ -3,6 +3,7 @@ import { database } from "@/db/client";
 import { account } from "@/db/schema";
 import { config } from "./config";
 import { log } from "./log";
+import { recordServer } from "./operator/access";
 import { upsertAccount } from "./services/accounts";
 import { insertKey } from "./services/keys";
 
@@ -27,6 +28,8 @@ export async function startServer(): Promise<void> {
   }
   const { startBackgroundWork } = await import("./background");
   await startBackgroundWork();
+  // Where `npm run admin` finds this server while it holds the embedded database.
+  recordServer(`http://127.0.0.1:${process.env.PORT ?? "3000"}`);
   log.info("server ready", {
     database: cfg.database.kind,
     rate_limiter: cfg.rateLimit.kind,

@@ -12,6 +12,8 @@ export const ERROR_ADVICE: Partial<Record<ErrorCode, string>> = {
   invalid_api_key:
     "Check that the key was copied whole (a mistyped key fails its checksum), that the header reads `Bearer <key>`, and that the key has not been revoked. Create a new key if in doubt.",
   api_key_expired: "The key passed its `expires_at`. Create a new key with `POST /api/v1/keys` and switch to it.",
+  invalid_operator_token:
+    "Operator endpoints only (`npm run admin` talking to a running server): send the operator token, `OPERATOR_TOKEN` or the embedded server's `DATA_DIR/operator-token`.",
   cookies_not_allowed:
     "The API accepts API keys only. Call it from a script or server, not with a browser session; send no `Cookie` header.",
   plan_without_api_access: "API access comes with the Pro and Business plans. Upgrade the account, then retry.",
