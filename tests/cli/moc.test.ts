@@ -2,13 +2,13 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { computeProvider, ComputeError, type LocalProvider } from "@/lib/compute";
 import { client, createAccount, uniqueSubdomain, type TestAccount } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver } from "../support/webhook-receiver";
-import { buildCli, moc, ROOT, tempConfigHome, type MocOptions } from "./support";
+import { buildCli, moc, removeTemporaryFolders, ROOT, tempConfigHome, type MocOptions } from "./support";
 
 /**
  * `moc`, built as `npm install` builds it, run as a subprocess against the API
@@ -29,6 +29,7 @@ beforeAll(async () => {
   // Generous per-key limits: one key runs every command of this file within a minute.
   me = await createAccount({ limits: { read: 1000, write: 1000, heavy: 1000 } });
 }, 120_000);
+afterAll(removeTemporaryFolders);
 
 describe("moc instances", () => {
   const subdomain = uniqueSubdomain("cli");

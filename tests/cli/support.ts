@@ -56,9 +56,17 @@ export interface MocOptions {
   env?: Record<string, string>;
 }
 
-/** A fresh folder to stand for a user's XDG_CONFIG_HOME. */
+const temporary: string[] = [];
+
+/** A fresh folder to stand for a user's XDG_CONFIG_HOME (removed by removeTemporaryFolders). */
 export function tempConfigHome(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "moc-cli-config-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "moc-cli-config-"));
+  temporary.push(dir);
+  return dir;
+}
+
+export function removeTemporaryFolders(): void {
+  for (const dir of temporary.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 export function moc(args: string[], opts: MocOptions = {}): Promise<MocResult> {
