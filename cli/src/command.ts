@@ -1,5 +1,4 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { read } from "read";
 import { nextCursor, Session, type Answer, type Operation } from "./api.js";
 import { loadCredentials } from "./credentials.js";
 import { CliError, EXIT } from "./errors.js";
@@ -144,6 +143,7 @@ export async function confirm(question: string, yes: boolean | undefined): Promi
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
     throw new CliError(EXIT.usage, "Not confirmed", [`Error: ${question} Not on a terminal: add --yes to confirm.`]);
   }
+  const { read } = await import("read"); // loaded only when a prompt is shown
   const answer = await read({ prompt: `${question} [y/N] `, output: process.stderr });
   if (!/^y(es)?$/i.test(answer.trim())) throw new CliError(EXIT.usage, "Not confirmed", ["Cancelled."]);
 }

@@ -75,7 +75,7 @@ export class ApiProblemError extends CliError {
     if (problem.detail) lines.push(`  ${problem.detail}`);
     // A single field error is usually the detail already; list the rest.
     for (const e of problem.errors ?? []) if (!problem.detail?.includes(e.message)) lines.push(`  - ${e.path || "body"}: ${e.message}`);
-    if (retryAfter !== undefined) lines.push(`  Retry after ${retryAfter} s.`);
+    if (retryAfter !== undefined && !problem.detail?.includes(`${retryAfter} s`)) lines.push(`  Retry after ${retryAfter} s.`);
     if (hint) lines.push(`  ${hint}`);
     if (requestId) lines.push(`  request_id: ${requestId}`);
     super(exitCodeFor(status, problem.code), problem.detail ?? title, lines);

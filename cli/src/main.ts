@@ -1,6 +1,5 @@
-#!/usr/bin/env node
 /**
- * moc: the command line of the MyOpenClaw Developer API. Every command talks to
+ * moc: the command line of the MyOpenClaw Developer API (started by bin/moc.js). Every command talks to
  * the API through the client typed from its OpenAPI document (src/api.ts);
  * errors end here, printed once to stderr with their documented exit code.
  */

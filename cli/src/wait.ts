@@ -1,4 +1,4 @@
-import yoctoSpinner, { type Spinner } from "yocto-spinner";
+import type { Spinner } from "yocto-spinner";
 import { unreachable, type Operation, type Session } from "./api.js";
 import { CliError, EXIT, parseRetryAfter } from "./errors.js";
 import { note, printJson, printLine } from "./output.js";
@@ -20,7 +20,7 @@ interface Progress {
   stop(): void;
 }
 
-function progress(): Progress {
+async function progress(): Promise<Progress> {
   const interactive = Boolean(process.stderr.isTTY) && process.env.TERM !== "dumb" && !("CI" in process.env);
   const label = (op: Operation) => `${op.type} ${op.id}: ${op.status}`;
   if (!interactive) {
@@ -34,6 +34,7 @@ function progress(): Progress {
       stop() {},
     };
   }
+  const { default: yoctoSpinner } = await import("yocto-spinner"); // only a terminal needs it
   let spinner: Spinner | undefined;
   let text = "";
   let seconds = 0;
@@ -71,7 +72,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function followOperation(session: Session, first: Operation, timeoutSeconds: number): Promise<Operation> {
   const started = Date.now();
-  const show = progress();
+  const show = await progress();
   let op = first;
   let transient = 0;
   try {

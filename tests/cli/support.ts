@@ -5,11 +5,13 @@ import path from "node:path";
 import { promisify } from "node:util";
 
 /**
- * Runs the built `moc` (cli/dist/main.js) as a subprocess, the way a shell or a
+ * Runs the built `moc` (cli/bin/moc.js, the package's bin, which starts
+ * cli/dist/main.js) as a subprocess, the way a shell or a
  * CI job does. Always asynchronous: the API server of a test file lives in the
  * test's own process and must go on answering while moc waits.
  */
 export const ROOT = path.resolve(import.meta.dirname, "../..");
+const BIN = path.join(ROOT, "cli", "bin", "moc.js");
 const MAIN = path.join(ROOT, "cli", "dist", "main.js");
 
 /** What the build reads: newer than the build, and dist/ is stale. */
@@ -80,7 +82,7 @@ export function moc(args: string[], opts: MocOptions = {}): Promise<MocResult> {
     ...opts.env,
   } as unknown as NodeJS.ProcessEnv;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

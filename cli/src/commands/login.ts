@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import type { Command } from "commander";
-import { read } from "read";
 import { Session } from "../api.js";
 import { leaf } from "../command.js";
 import { credentialsFile, loadCredentials, normalizeBaseUrl, removeCredentials, storeCredentials } from "../credentials.js";
@@ -15,6 +14,7 @@ import { note, printJson, printLine } from "../output.js";
 async function readKey(): Promise<string> {
   let key: string;
   if (process.stdin.isTTY) {
+    const { read } = await import("read");
     key = await read({ prompt: "API key: ", silent: true, replace: "", output: process.stderr });
     process.stderr.write("\n"); // the Enter that was not echoed
   } else {
