@@ -66,7 +66,7 @@ export function operation<O extends OperationOptions = OperationOptions>(
 /**
  * Adds a command that changes something: like `leaf`, plus --idempotency-key,
  * handed to `action` as the typed header parameter every POST, PUT, PATCH and
- * DELETE of the API documents. A replayed answer is pointed out on stderr.
+ * DELETE of the API documents; the action passes the answer to `noteReplay`.
  */
 export function mutation<O extends Common & { idempotencyKey?: string }>(
   parent: Command,
