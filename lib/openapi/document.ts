@@ -39,6 +39,9 @@ export interface DocumentedRoute {
 /** The generated document, as zod-openapi types it. */
 export type OpenApiDocument = ReturnType<typeof createDocument>;
 
+/** The name of the one security scheme (an API key as a bearer token), which /docs preselects. */
+export const SECURITY_SCHEME = "bearer";
+
 const HTTP_METHODS: readonly Method[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const MUTATIONS = new Set<Method>(["POST", "PUT", "PATCH", "DELETE"]);
 const JSON_TYPE = "application/json";
@@ -234,7 +237,7 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     security = [];
     notes.push("Public: no API key needed.");
   } else {
-    security = [{ bearer: def.scope === "any" ? [] : [def.scope] }];
+    security = [{ [SECURITY_SCHEME]: def.scope === "any" ? [] : [def.scope] }];
     const rate = def.rate ?? (method === "GET" ? "read" : "write");
     notes.push(
       `${def.scope === "any" ? "Any valid API key." : `Scope: \`${def.scope}\`.`} Rate class: ${rate}.` +
@@ -303,7 +306,7 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
       parameters: { IdempotencyKey: IDEMPOTENCY_KEY },
       examples: Object.fromEntries([...new Set(usedCodes)].sort().map((c) => [c, { summary: ERROR_CODES[c].title, value: exampleProblem(c) }])),
       securitySchemes: {
-        bearer: { type: "http", scheme: "bearer", bearerFormat: "moc_<short>_<long>", description: securitySchemeDescription() },
+        [SECURITY_SCHEME]: { type: "http", scheme: "bearer", bearerFormat: "moc_<short>_<long>", description: securitySchemeDescription() },
       },
     },
   };
