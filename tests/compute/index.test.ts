@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { computeProvider, createComputeProvider, FlyProvider, LocalProvider, resetComputeProvider } from "@/lib/compute";
 import type { Config } from "@/lib/config";
 import { createFlyFake } from "@/tests/fakes/fly-api";
-import { mockServer } from "./msw";
+import { mockServer } from "../support/msw";
 
 const spec = { instanceId: "inst_factory1", subdomain: "carol", region: "iad", gatewayToken: "gw-factory-0123456789", config: null };
 

@@ -20,7 +20,7 @@ import {
   runOnInngest,
   testDeps,
   type InstanceRow,
-} from "./operation-harness";
+} from "../support/operation-harness";
 
 // The reconciler (a cron function) on Inngest's own execution engine, against
 // real PGlite rows: what it re-sends, fails, repairs and forgets. Other tests'

@@ -16,7 +16,7 @@ import {
   outboxFor,
   until,
   type OperationRow,
-} from "./operation-harness";
+} from "../support/operation-harness";
 
 // Embedded start-up (lib/background.ts): operations a previous process left
 // pending or running (it died mid-way) are picked up by this process's

@@ -4,9 +4,9 @@ import { config } from "@/lib/config";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
-import { jobs } from "./webhooks-harness";
+import { jobs } from "./harness";
 
-vi.mock("@/inngest/local", async () => (await import("./webhooks-harness")).localRunnerModule);
+vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
 
 // Names resolve through this table (tests have no real DNS), looked up the way the
 // SSRF guard calls the resolver (dns.promises.lookup with all: true), both at

@@ -15,7 +15,7 @@ import {
   SLACK_BOT,
   TELEGRAM_TOKEN,
   TELEGRAM_TOKEN_2,
-} from "../config-docs/fixtures";
+} from "./fixtures";
 import { client, createAccount, createKeyFor, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
 

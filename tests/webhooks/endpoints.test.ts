@@ -2,9 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { client, createAccount, createRunningInstance, uniqueSubdomain, type TestAccount } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
-import { jobs } from "./webhooks-harness";
+import { jobs } from "./harness";
 
-vi.mock("@/inngest/local", async () => (await import("./webhooks-harness")).localRunnerModule);
+vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
 
 const server = useApiServer();
 let receiver: WebhookReceiver;

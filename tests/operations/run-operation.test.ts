@@ -10,7 +10,7 @@ import { finishOperation } from "@/lib/services/operation-progress";
 import { ComputeError, type MachineRef } from "@/lib/compute/types";
 import { open, seal } from "@/lib/crypto";
 import { createFlyFake, type FlyFake } from "@/tests/fakes/fly-api";
-import { mockServer } from "../compute/msw";
+import { mockServer } from "../support/msw";
 import {
   fakeClock,
   insertInstance,
@@ -27,7 +27,7 @@ import {
   silent,
   testDeps,
   type ProviderCall,
-} from "./operation-harness";
+} from "../support/operation-harness";
 
 // run-operation, the function that carries out every instance operation, on
 // Inngest's own execution engine (@inngest/test) and, where retries or the

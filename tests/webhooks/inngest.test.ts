@@ -13,7 +13,7 @@ import { client, createAccount } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
 
-vi.mock("@/inngest/local", async () => (await import("./webhooks-harness")).localRunnerModule);
+vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
 
 // The webhook functions on Inngest's own execution engine (@inngest/test), the
 // runtime production uses: same step ids, same outcome as on the local runner.

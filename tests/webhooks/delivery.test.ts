@@ -4,9 +4,9 @@ import { RETRY_DELAYS_MS } from "@/lib/webhooks/schedule";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from "../support/webhook-receiver";
-import { jobs, TEST_ATTEMPT_TIMEOUT_MS, verifyAsSent } from "./webhooks-harness";
+import { jobs, TEST_ATTEMPT_TIMEOUT_MS, verifyAsSent } from "./harness";
 
-vi.mock("@/inngest/local", async () => (await import("./webhooks-harness")).localRunnerModule);
+vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
 
 const server = useApiServer();
 const HOUR = 3_600_000;

@@ -18,7 +18,7 @@ import { LocalRunner } from "@/lib/jobs/local-runner";
 import type { AnyFunctionDefinition, JobLogger, OutgoingEvent } from "@/lib/jobs/types";
 import { newId } from "@/lib/ids";
 import type { InstanceStatus, OperationType } from "@/lib/schemas/instances";
-import { createAccount, uniqueSubdomain } from "../support/fixtures";
+import { createAccount, uniqueSubdomain } from "./fixtures";
 
 export const silent: JobLogger = { info() {}, warn() {}, error() {}, debug() {} };
 export const inngest = new Inngest({ id: "jobs-operations-test", logger: silent });

@@ -16,8 +16,8 @@ import type { ProviderBody } from "@/lib/schemas/config";
 import { appliedConfig, getConfig, putConfig, renderInstanceConfig } from "@/lib/services/instance-config";
 import { createInstance, getInstance, lifecycle, type CreateInstanceInput } from "@/lib/services/instances";
 import { getOperation } from "@/lib/services/operations";
-import { mockServer } from "../compute/msw";
-import { ANTHROPIC_KEY, ANTHROPIC_KEY_2, TELEGRAM_TOKEN } from "../config-docs/fixtures";
+import { mockServer } from "../support/msw";
+import { ANTHROPIC_KEY, ANTHROPIC_KEY_2, TELEGRAM_TOKEN } from "./fixtures";
 import { createFlyFake, type FakeMachine, type FlyFake } from "../fakes/fly-api";
 import { createAccount, uniqueSubdomain } from "../support/fixtures";
 

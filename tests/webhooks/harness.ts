@@ -4,7 +4,7 @@
 // and the 24-hour rotation grace take milliseconds. Each webhook test file
 // makes this the process's runner, so the API's events reach it too:
 //
-//   vi.mock("@/inngest/local", async () => (await import("./webhooks-harness")).localRunnerModule);
+//   vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
 //
 // Nothing here is production code: production reads no test setting.
 
