@@ -1,15 +1,8 @@
 import { defineFunction } from "@/lib/jobs/types";
-import {
-  deleteExpiredIdempotencyKeys,
-  failStuckOperations,
-  pendingOperations,
-  repairStatus,
-  settledInstances,
-  statusForMachine,
-} from "@/lib/services/maintenance";
+import { statusForMachine } from "@/lib/operations/lifecycle";
+import { deleteExpiredIdempotencyKeys, failStuckOperations, pendingOperations, repairStatus, restingInstances } from "@/lib/services/maintenance";
 import { machineRef } from "@/lib/services/operation-progress";
 import { webhookBacklogEvents } from "@/lib/services/webhook-deliveries";
-import type { InstanceStatus } from "@/lib/schemas/instances";
 import { operationEvent } from "@/lib/jobs/operations";
 import type { JobDeps } from "../deps";
 
@@ -38,7 +31,7 @@ export function makeReconcile(deps: JobDeps) {
       const repaired = await step.run("repair-drift", async () => {
         const db = await deps.db();
         const out: { instance_id: string; from: string; to: string }[] = [];
-        for (const inst of await settledInstances(db)) {
+        for (const inst of await restingInstances(db)) {
           const ref = machineRef(inst);
           if (!ref) continue;
           let state;
@@ -49,8 +42,8 @@ export function makeReconcile(deps: JobDeps) {
           } catch {
             continue; // the provider is unreachable: no evidence of drift
           }
-          const to = statusForMachine(inst.status as InstanceStatus, state);
-          if (to && (await repairStatus(db, inst.id, inst.status as InstanceStatus, to, observedAt))) {
+          const to = statusForMachine(inst.status, state);
+          if (to && (await repairStatus(db, inst.id, inst.status, to, observedAt))) {
             out.push({ instance_id: inst.id, from: inst.status, to });
           }
         }

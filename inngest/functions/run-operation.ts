@@ -8,8 +8,8 @@ import { ComputeError, type MachineRef } from "@/lib/compute/types";
 import { open, seal } from "@/lib/crypto";
 import { defineFunction } from "@/lib/jobs/types";
 import type { StoredDocuments } from "@/lib/openclaw/documents";
-import type { InstanceStatus, OperationType } from "@/lib/schemas/instances";
-import { appliedConfig, configInputOf, operationDocuments, renderInstanceConfig } from "@/lib/services/instance-config";
+import { UNFINISHED } from "@/lib/operations/lifecycle";
+import { appliedConfig, operationDocuments, renderInstanceConfig } from "@/lib/services/instance-config";
 import {
   finishOperation,
   loadOperation,
@@ -18,7 +18,7 @@ import {
   recordMachine,
   type FinishOutcome,
 } from "@/lib/services/operation-progress";
-import { UNFINISHED } from "@/lib/services/operations";
+import { previousStatusOf } from "@/lib/services/operations";
 import { operationRequested } from "../events/operation-requested";
 import type { JobDeps } from "../deps";
 
@@ -85,19 +85,19 @@ export function makeRunOperation(deps: JobDeps) {
         const l = await loadOperation(await deps.db(), opId);
         if (!l) throw permanent("operation_missing", `Operation ${opId} no longer exists.`);
         return {
-          type: l.op.type as OperationType,
+          type: l.op.type,
           ref: machineRef(l.inst),
           instanceId: l.inst.id,
           subdomain: l.inst.subdomain,
           region: l.inst.flyRegion,
-          previousStatus: configInputOf(l.op.input)?.previous_status ?? null,
+          previousStatus: previousStatusOf(l.op),
         };
       });
       const compute = deps.compute();
       /** Before a step changes the machine: the operation must still be unfinished (the reconciler may have timed it out meanwhile). */
       const stillOpen = async (db: Db) => {
         const l = await loadOperation(db, opId);
-        if (!l || !UNFINISHED.includes(l.op.status as never)) {
+        if (!l || !UNFINISHED.includes(l.op.status)) {
           throw permanent("operation_finished", `Operation ${opId} was finished elsewhere (it timed out); nothing more is done.`);
         }
       };
@@ -175,7 +175,7 @@ export function makeRunOperation(deps: JobDeps) {
         case "instance.configure": {
           const ref = ensureRef(loaded.ref);
           // Applying restarts the machine, and starts a stopped one: a stopped instance is stopped again once the config checks out.
-          const settleAs: InstanceStatus = loaded.previousStatus === "stopped" ? "stopped" : "running";
+          const settleAs = loaded.previousStatus === "stopped" ? "stopped" : "running";
           let applied = false;
           try {
             await applyDocuments("apply-config", ref, async (db) => {
@@ -190,7 +190,7 @@ export function makeRunOperation(deps: JobDeps) {
               await step.run("stop", () => provider(() => compute.stop(ref)));
               await waitFor(ref, "stopped");
             }
-            outcome = { ok: true, settleAs };
+            outcome = { ok: true };
           } catch (err) {
             const reason = parseOperationError(err as Error);
             // Refused for good by the provider before the machine changed: nothing to undo.
@@ -214,7 +214,7 @@ export function makeRunOperation(deps: JobDeps) {
               ok: false,
               code: reason.code,
               message: `${sentence(reason.message)} The new configuration was not applied; the previous one is still in place.`,
-              settleAs,
+              rolledBack: true,
             };
           }
           break;

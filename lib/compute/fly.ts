@@ -2,6 +2,7 @@ import { z } from "zod";
 import { instanceAppName } from "./naming";
 import {
   ComputeError,
+  MACHINE_STATES,
   type ComputeProvider,
   type HealthResult,
   type MachineRef,
@@ -87,10 +88,7 @@ const STATE_ALIASES: Record<string, MachineState> = {
   restarting: "starting",
   launch_failed: "failed",
 };
-const KNOWN_STATES = new Set<string>([
-  "created", "starting", "started", "stopping", "stopped", "suspending", "suspended",
-  "replacing", "updating", "destroying", "destroyed", "failed",
-]);
+const KNOWN_STATES = new Set<string>(MACHINE_STATES);
 
 /**
  * Wording Fly uses when a host or region cannot fit a machine, as seen in

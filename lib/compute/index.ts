@@ -4,7 +4,7 @@ import { FlyProvider } from "./fly";
 import { LocalProvider } from "./local";
 import type { ComputeProvider } from "./types";
 
-export { ComputeError } from "./types";
+export { ComputeError, MACHINE_STATES } from "./types";
 export type { ComputeProvider, HealthResult, MachineRef, MachineState, ProvisionSpec, RenderedConfig } from "./types";
 export { FlyProvider, type FlyProviderOptions } from "./fly";
 export { LocalProvider, type LocalProviderOptions, type LocalProviderMethod } from "./local";

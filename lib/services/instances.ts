@@ -6,9 +6,10 @@ import { ApiError, notFound } from "../errors";
 import type { ServiceContext } from "../http/context";
 import { newId } from "../ids";
 import { requestOperation } from "../jobs/operations";
-import type { InstanceResource, InstanceStatus, OperationType } from "../schemas/instances";
+import { ruleOf, type InstanceStatus } from "../operations/lifecycle";
+import type { InstanceResource } from "../schemas/instances";
 import { initialConfig, type InitialDocuments } from "./instance-config";
-import { insertOperation, toOperationResource } from "./operations";
+import { beginOperation, insertOperation, toOperationResource } from "./operations";
 
 export type InstanceRow = typeof instance.$inferSelect;
 
@@ -22,7 +23,7 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
     id: row.id,
     subdomain: row.subdomain,
     name: row.name,
-    status: row.status as InstanceStatus,
+    status: row.status,
     plan: plan as InstanceResource["plan"],
     fly_region: row.flyRegion,
     url: instanceUrl(row.subdomain),
@@ -109,7 +110,7 @@ export async function createInstance(ctx: ServiceContext, input: CreateInstanceI
         accountId: ctx.account.id,
         subdomain: input.subdomain,
         name: input.name ?? null,
-        status: "provisioning",
+        status: ruleOf("instance.create").during,
         flyRegion: input.fly_region ?? config().defaultRegion,
         createdAt: now,
         updatedAt: now,
@@ -139,33 +140,16 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.code === "23505" || e?.cause?.code === "23505";
 }
 
-type Action = "start" | "stop" | "restart" | "delete";
-
-/** For each action: the statuses it may start from, and the status the instance shows while it runs. */
-const TRANSITIONS: Record<Action, { from: InstanceStatus[]; during: InstanceStatus; type: OperationType }> = {
-  start: { from: ["stopped", "failed"], during: "starting", type: "instance.start" },
-  stop: { from: ["running", "failed"], during: "stopping", type: "instance.stop" },
-  restart: { from: ["running", "failed"], during: "restarting", type: "instance.restart" },
-  delete: { from: ["running", "stopped", "failed", "provisioning", "starting", "stopping", "restarting", "updating"], during: "deleting", type: "instance.delete" },
-};
+/** The lifecycle requests of the instance routes, each an operation of type `instance.<action>`. */
+export type LifecycleAction = "start" | "stop" | "restart" | "delete";
 
 /**
  * Starts a lifecycle operation. The instance's row is locked, so of two
  * concurrent requests exactly one creates an operation and the other sees it
- * and gets 409 operation_in_progress.
+ * and gets 409 operation_in_progress; the lifecycle table
+ * (lib/operations/lifecycle.ts) says from which statuses each may begin.
  */
-export async function lifecycle(ctx: ServiceContext, idOrSubdomain: string, action: Action) {
+export async function lifecycle(ctx: ServiceContext, idOrSubdomain: string, action: LifecycleAction) {
   const inst = await requireInstance(ctx.db, ctx.account.id, idOrSubdomain, true);
-  const t = TRANSITIONS[action];
-  const op = await insertOperation(ctx.db, { accountId: ctx.account.id, instanceId: inst.id, type: t.type });
-  if (!t.from.includes(inst.status as InstanceStatus)) {
-    throw new ApiError(
-      "invalid_instance_state",
-      `Cannot ${action} an instance that is ${inst.status}. ${action} is possible from: ${t.from.join(", ")}.`,
-      { extra: { instance_status: inst.status } },
-    );
-  }
-  await ctx.db.update(instance).set({ status: t.during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
-  ctx.afterCommit(() => requestOperation(op));
-  return toOperationResource(op);
+  return toOperationResource(await beginOperation(ctx, inst, `instance.${action}`));
 }

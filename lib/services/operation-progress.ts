@@ -3,28 +3,14 @@ import type { Db, Queryable } from "@/db/client";
 import { instance, operation, webhookMessage } from "@/db/schema";
 import type { MachineRef } from "../compute/types";
 import { newId } from "../ids";
-import type { InstanceStatus, OperationType } from "../schemas/instances";
+import { settlesAs, UNFINISHED } from "../operations/lifecycle";
 import { commitAppliedConfig } from "./instance-config";
-import { toOperationResource, UNFINISHED, type OperationRow } from "./operations";
+import { previousStatusOf, toOperationResource, type OperationRow } from "./operations";
 
 /**
  * The operation runner's writes. Each is one short transaction and safe to
  * repeat (a retried step calls it again).
  */
-
-/**
- * The status an instance settles in when an operation of this type succeeds.
- * A configure passes `settleAs`: the status the instance had before (a stopped
- * instance whose configuration changed stays stopped).
- */
-const SETTLES_AS: Record<OperationType, InstanceStatus | "deleted"> = {
-  "instance.create": "running",
-  "instance.start": "running",
-  "instance.stop": "stopped",
-  "instance.restart": "running",
-  "instance.configure": "running",
-  "instance.delete": "deleted",
-};
 
 export async function loadOperation(db: Queryable, id: string) {
   const [op] = await db.select().from(operation).where(eq(operation.id, id)).limit(1);
@@ -36,7 +22,7 @@ export async function loadOperation(db: Queryable, id: string) {
 /** pending -> running; answers false when the operation has already finished (a duplicate run). */
 export async function markRunning(db: Db, id: string): Promise<boolean> {
   const [op] = await db.select({ status: operation.status }).from(operation).where(eq(operation.id, id));
-  if (!op || !UNFINISHED.includes(op.status as never)) return false;
+  if (!op || !UNFINISHED.includes(op.status)) return false;
   await db
     .update(operation)
     .set({ status: "running", startedAt: new Date() })
@@ -51,14 +37,13 @@ export async function recordMachine(db: Db, instanceId: string, ref: MachineRef)
     .where(eq(instance.id, instanceId));
 }
 
-export async function setInstanceStatus(db: Queryable, instanceId: string, status: InstanceStatus): Promise<void> {
-  await db.update(instance).set({ status, updatedAt: new Date() }).where(eq(instance.id, instanceId));
-}
-
 export type FinishOutcome =
-  | { ok: true; settleAs?: InstanceStatus }
-  /** `settleAs`: where the instance is after all (a configure rolled back to the previous config); else `failed`. */
-  | { ok: false; code: string; message: string; settleAs?: InstanceStatus };
+  | { ok: true }
+  /**
+   * `rolledBack`: the steps put back what they had changed (a configure restored the previous configuration),
+   * so the instance settles as its lifecycle row says for a failure; otherwise it is marked failed.
+   */
+  | { ok: false; code: string; message: string; rolledBack?: boolean };
 
 /**
  * Finishes an operation and settles its instance, and records the webhook
@@ -85,7 +70,8 @@ export async function finishOperation(db: Db, id: string, outcome: FinishOutcome
       })
       .where(eq(operation.id, id))
       .returning();
-    const settle = outcome.settleAs ?? (outcome.ok ? SETTLES_AS[op.type as OperationType] : "failed");
+    const ending = outcome.ok ? "succeeded" : outcome.rolledBack ? "rolled_back" : "failed";
+    const settle = settlesAs(op.type, ending, previousStatusOf(op));
     if (outcome.ok) await commitAppliedConfig(tx, op);
     if (settle === "deleted") {
       await tx.update(instance).set({ deletedAt: now, updatedAt: now }).where(eq(instance.id, op.instanceId));

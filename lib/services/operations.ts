@@ -1,22 +1,34 @@
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
-import { operation } from "@/db/schema";
+import { instance, operation } from "@/db/schema";
 import { config } from "../config";
 import { ApiError, notFound } from "../errors";
 import type { ServiceContext } from "../http/context";
 import { newId } from "../ids";
+import { requestOperation } from "../jobs/operations";
+import {
+  canBegin,
+  INSTANCE_STATUSES,
+  recordsPrevious,
+  refusal,
+  ruleOf,
+  UNFINISHED,
+  type InstanceStatus,
+  type OperationStatus,
+  type OperationType,
+} from "../operations/lifecycle";
 import { iso } from "../schemas/common";
-import type { OperationResource, OperationStatus, OperationType } from "../schemas/instances";
+import type { OperationResource } from "../schemas/instances";
 import { findInstance } from "./instances";
 
 export type OperationRow = typeof operation.$inferSelect;
-export const UNFINISHED: OperationStatus[] = ["pending", "running"];
+type InstanceRow = typeof instance.$inferSelect;
 
 export function toOperationResource(row: OperationRow): OperationResource {
   return {
     id: row.id,
-    type: row.type as OperationType,
-    status: row.status as OperationStatus,
+    type: row.type,
+    status: row.status,
     instance_id: row.instanceId,
     created_at: row.createdAt.toISOString(),
     started_at: iso(row.startedAt),
@@ -62,6 +74,42 @@ export async function insertOperation(
     })
     .returning();
   return row!;
+}
+
+/**
+ * Begins an operation on a live instance whose row the caller has locked:
+ * records it (pending), checks that the lifecycle table lets it begin from the
+ * instance's status, shows the status it runs in, and hands it to the runner
+ * once the request's transaction has committed. The check comes after the
+ * insert on purpose: an unfinished operation answers operation_in_progress
+ * whatever the status. Throws ApiError operation_in_progress or
+ * invalid_instance_state (the transaction then rolls back the insert).
+ */
+export async function beginOperation(
+  ctx: ServiceContext,
+  inst: InstanceRow,
+  type: OperationType,
+  input?: Record<string, unknown>,
+): Promise<OperationRow> {
+  const status = inst.status;
+  const op = await insertOperation(ctx.db, {
+    accountId: ctx.account.id,
+    instanceId: inst.id,
+    type,
+    input: recordsPrevious(type) ? { ...input, previous_status: status } : input,
+  });
+  if (!canBegin(type, status)) {
+    throw new ApiError("invalid_instance_state", refusal(type, status), { extra: { instance_status: status } });
+  }
+  await ctx.db.update(instance).set({ status: ruleOf(type).during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
+  ctx.afterCommit(() => requestOperation(op));
+  return op;
+}
+
+/** The status an operation's instance had when it began, if its type records it (see recordsPrevious). */
+export function previousStatusOf(op: Pick<OperationRow, "input">): InstanceStatus | null {
+  const v = op.input?.previous_status;
+  return typeof v === "string" && (INSTANCE_STATUSES as readonly string[]).includes(v) ? (v as InstanceStatus) : null;
 }
 
 export async function getOperation(ctx: ServiceContext, id: string): Promise<OperationResource> {

@@ -9,6 +9,7 @@ import { LocalRunner } from "@/lib/jobs/local-runner";
 import { finishOperation } from "@/lib/services/operation-progress";
 import { ComputeError, type MachineRef } from "@/lib/compute/types";
 import { open, seal } from "@/lib/crypto";
+import type { InstanceStatus } from "@/lib/operations/lifecycle";
 import { createFlyFake, type FlyFake } from "@/tests/fakes/fly-api";
 import { mockServer } from "../support/msw";
 import {
@@ -60,7 +61,7 @@ async function existingMachine(p: ReturnType<typeof localProvider>, instanceId: 
 }
 
 /** An instance with a machine, as an API lifecycle call leaves it: status `during`, one pending operation. */
-async function lifecycleSetup(type: "instance.start" | "instance.stop" | "instance.restart" | "instance.delete", machine: "started" | "stopped", during: string) {
+async function lifecycleSetup(type: "instance.start" | "instance.stop" | "instance.restart" | "instance.delete", machine: "started" | "stopped", during: InstanceStatus) {
   const p = localProvider();
   const accountId = await newAccount();
   const placeholder = await insertInstance(accountId, { status: "provisioning" });

@@ -17,7 +17,7 @@ import { toInngestFunction } from "@/lib/jobs/define";
 import { LocalRunner } from "@/lib/jobs/local-runner";
 import type { AnyFunctionDefinition, JobLogger, OutgoingEvent } from "@/lib/jobs/types";
 import { newId } from "@/lib/ids";
-import type { InstanceStatus, OperationType } from "@/lib/schemas/instances";
+import type { InstanceStatus, OperationType } from "@/lib/operations/lifecycle";
 import { createAccount, uniqueSubdomain } from "./fixtures";
 
 export const silent: JobLogger = { info() {}, warn() {}, error() {}, debug() {} };
