@@ -12,9 +12,11 @@ export const DEMO_EMAIL = "demo@example.com";
  * Runs once per server process: validates the configuration (a missing
  * production setting stops start-up here, naming every missing variable), and
  * in embedded mode opens and migrates the database and, on the very first
- * start, creates a demo Pro account and prints its key.
+ * start, creates a demo Pro account and prints its key. Then `startJobs`
+ * (from the composition root, inngest/runtime.ts: in embedded mode, the cron
+ * clock and the operations a previous process left unfinished).
  */
-export async function startServer(): Promise<void> {
+export async function startServer(startJobs: () => Promise<void>): Promise<void> {
   const cfg = config();
   const db = (await database()).db;
   if (cfg.database.kind === "pglite") {
@@ -25,8 +27,7 @@ export async function startServer(): Promise<void> {
       printDemoKey(key.token, cfg.dataDir);
     }
   }
-  const { startBackgroundWork } = await import("./background");
-  await startBackgroundWork();
+  await startJobs();
   log.info("server ready", {
     database: cfg.database.kind,
     rate_limiter: cfg.rateLimit.kind,

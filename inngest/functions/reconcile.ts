@@ -3,8 +3,8 @@ import { statusForMachine } from "@/lib/operations/lifecycle";
 import { deleteExpiredIdempotencyKeys, failStuckOperations, pendingOperations, repairStatus, restingInstances } from "@/lib/services/maintenance";
 import { machineRef } from "@/lib/services/operation-progress";
 import { webhookBacklogEvents } from "@/lib/services/webhook-deliveries";
-import { operationEvent } from "@/lib/jobs/operations";
-import type { JobDeps } from "../deps";
+import type { Deps } from "@/lib/deps";
+import { operationRequestedEvent } from "@/lib/jobs/events";
 
 /** A pending operation this old has probably lost its event. */
 const RESEND_AFTER_MS = 60_000;
@@ -15,7 +15,7 @@ const RESEND_AFTER_MS = 60_000;
  * machines when they drifted (a machine stopped or vanished behind our back),
  * forgets expired idempotency keys, and restarts stuck webhook deliveries.
  */
-export function makeReconcile(deps: JobDeps) {
+export function makeReconcile(deps: Deps) {
   return defineFunction({
     id: "reconcile",
     trigger: { cron: "* * * * *" },
@@ -24,7 +24,7 @@ export function makeReconcile(deps: JobDeps) {
     async handler({ step }) {
       const resent = await step.run("resend-pending", async () => {
         const ops = await pendingOperations(await deps.db(), deps.now(), RESEND_AFTER_MS);
-        await deps.send(ops.map(operationEvent));
+        await deps.send(ops.map(operationRequestedEvent));
         return ops.map((o) => o.id);
       });
       const failed = await step.run("fail-stuck", async () => failStuckOperations(await deps.db(), deps.now()));

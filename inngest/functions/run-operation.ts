@@ -19,8 +19,8 @@ import {
   type FinishOutcome,
 } from "@/lib/services/operation-progress";
 import { previousStatusOf } from "@/lib/services/operations";
-import { operationRequested } from "../events/operation-requested";
-import type { JobDeps } from "../deps";
+import type { Deps } from "@/lib/deps";
+import { messagesPendingEvent, operationRequested } from "@/lib/jobs/events";
 
 /** How long one wait step may block: under a serverless function's time limit. */
 const WAIT_STEP_MS = 50_000;
@@ -70,7 +70,7 @@ async function provider<T>(fn: () => Promise<T>): Promise<T> {
  * Carries out one operation on one instance: the steps of its type, then the
  * finish that settles the instance. One run at a time per instance.
  */
-export function makeRunOperation(deps: JobDeps) {
+export function makeRunOperation(deps: Deps) {
   return defineFunction({
     id: "run-operation",
     trigger: { event: operationRequested },
@@ -234,14 +234,14 @@ export function makeRunOperation(deps: JobDeps) {
         const op = await finishOperation(await deps.db(), opId, outcome);
         return op?.status ?? "already finished";
       });
-      await step.run("announce", () => deps.send([{ name: "webhook/messages.pending", data: { reason: opId } }]));
+      await step.run("announce", () => deps.send([messagesPendingEvent(opId)]));
       return { status: done };
     },
 
     async onFailure({ event, error }) {
       const { code, message } = parseOperationError(error);
       await finishOperation(await deps.db(), event.data.operation_id, { ok: false, code, message });
-      await deps.send([{ name: "webhook/messages.pending", data: { reason: event.data.operation_id } }]).catch(() => undefined);
+      await deps.send([messagesPendingEvent(event.data.operation_id)]).catch(() => undefined);
     },
   });
 }

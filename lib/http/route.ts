@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
+import { installedDeps } from "../deps";
 import { ApiError, validationError } from "../errors";
 import { cachedVerification, rememberVerification, tokenDigest } from "../keys/cache";
 import { afterVerified, needsAfterVerified, verifyToken, type Principal, type Verification } from "../keys/verify";
@@ -10,7 +11,7 @@ import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
 import { baseUrlFromRequest } from "./base-url";
 import { parseBody, validate } from "./body";
-import type { ServiceContext } from "./context";
+import type { ServiceContext } from "../context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
 import { problemResponse } from "./problem";
 import { enforceRateLimit } from "./ratelimit";
@@ -212,6 +213,7 @@ async function execute(
     account: principal.account,
     key: principal.key,
     afterCommit: (fn) => void effects.push(fn),
+    sendAfterCommit: (events) => void effects.push(() => installedDeps().send(events)),
   });
   const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
   const input = { body, query, params, prepared };

@@ -2,8 +2,8 @@ import { eq } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { instanceConfig } from "@/db/schema";
 import type { RenderedConfig } from "../compute/types";
-import { ApiError, notFound, validationError, type FieldError } from "../errors";
-import type { ServiceContext } from "../http/context";
+import { ApiError, validationError, type FieldError } from "../errors";
+import type { ServiceContext } from "../context";
 import {
   decryptDocuments,
   defaults,
@@ -20,7 +20,7 @@ import { renderOpenClawConfig } from "../openclaw/render";
 import type { AgentsBody, AgentsResource, IntegrationsBody, IntegrationsResource, ProviderBody, ProviderResource } from "../schemas/config";
 import { canBegin } from "../operations/lifecycle";
 import type { OperationResource } from "../schemas/instances";
-import { findInstance, instanceUrl } from "./instances";
+import { instanceUrl, requireInstance } from "./instance-lookup";
 import { beginOperation, toOperationResource, type OperationRow } from "./operations";
 
 /**
@@ -72,12 +72,6 @@ export async function appliedConfig(db: Queryable, instanceId: string): Promise<
   };
 }
 
-async function requireInstance(ctx: ServiceContext, idOrSubdomain: string, lock = false) {
-  const inst = await findInstance(ctx.db, ctx.account.id, idOrSubdomain, { lock });
-  if (!inst) throw notFound("instance", idOrSubdomain);
-  return inst;
-}
-
 /** GET: the applied document, secrets as `{set, last4}`. */
 export async function getConfig<K extends ConfigKind>(ctx: ServiceContext, idOrSubdomain: string, kind: K): Promise<PublicByKind[K]> {
   const inst = await requireInstance(ctx, idOrSubdomain);
@@ -103,7 +97,7 @@ export async function putConfig<K extends ConfigKind>(
   kind: K,
   body: unknown,
 ): Promise<ConfigChange<K>> {
-  const inst = await requireInstance(ctx, idOrSubdomain, true);
+  const inst = await requireInstance(ctx, idOrSubdomain, { lock: true });
   const applied = await appliedConfig(ctx.db, inst.id);
   // Secrets left out are kept from the applied document; agents' models are checked against the applied provider.
   const stored = toStored(kind, body, applied.documents[kind] as never, { provider: applied.documents.provider });

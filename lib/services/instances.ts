@@ -1,22 +1,15 @@
 import { and, asc, count, eq, isNull } from "drizzle-orm";
-import type { Queryable } from "@/db/client";
 import { account, instance } from "@/db/schema";
 import { config } from "../config";
-import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import { ApiError } from "../errors";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
-import { requestOperation } from "../jobs/operations";
+import { operationRequestedEvent } from "../jobs/events";
 import { ruleOf, type InstanceStatus } from "../operations/lifecycle";
 import type { InstanceResource } from "../schemas/instances";
 import { initialConfig, type InitialDocuments } from "./instance-config";
+import { instanceUrl, requireInstance, type InstanceRow } from "./instance-lookup";
 import { beginOperation, insertOperation, toOperationResource } from "./operations";
-
-export type InstanceRow = typeof instance.$inferSelect;
-
-export function instanceUrl(subdomain: string): string {
-  const domain = config().instanceDomain;
-  return domain === "localhost" ? `http://${subdomain}.localhost` : `https://${subdomain}.${domain}`;
-}
 
 export function toInstanceResource(row: InstanceRow, plan: string): InstanceResource {
   return {
@@ -32,24 +25,6 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
   };
 }
 
-/** A live instance of the account, by id or by subdomain (both address an instance). */
-export async function findInstance(db: Queryable, accountId: string, idOrSubdomain: string, opts: { lock?: boolean } = {}) {
-  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain);
-  const q = db
-    .select()
-    .from(instance)
-    .where(and(eq(instance.accountId, accountId), isNull(instance.deletedAt), by))
-    .limit(1);
-  const [row] = opts.lock ? await q.for("update") : await q;
-  return row ?? null;
-}
-
-async function requireInstance(db: Queryable, accountId: string, idOrSubdomain: string, lock = false) {
-  const row = await findInstance(db, accountId, idOrSubdomain, { lock });
-  if (!row) throw notFound("instance", idOrSubdomain);
-  return row;
-}
-
 export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus }) {
   const rows = await ctx.db
     .select()
@@ -60,7 +35,7 @@ export async function listInstances(ctx: ServiceContext, q: { status?: InstanceS
 }
 
 export async function getInstance(ctx: ServiceContext, idOrSubdomain: string) {
-  return toInstanceResource(await requireInstance(ctx.db, ctx.account.id, idOrSubdomain), ctx.account.plan);
+  return toInstanceResource(await requireInstance(ctx, idOrSubdomain), ctx.account.plan);
 }
 
 export interface CreateInstanceInput extends InitialDocuments {
@@ -127,7 +102,7 @@ export async function createInstance(ctx: ServiceContext, input: CreateInstanceI
     type: "instance.create",
     input: { ...input.operationInput, ...initial } as unknown as Record<string, unknown>,
   });
-  ctx.afterCommit(() => requestOperation(op));
+  ctx.sendAfterCommit([operationRequestedEvent(op)]);
   return toOperationResource(op);
 }
 
@@ -150,6 +125,6 @@ export type LifecycleAction = "start" | "stop" | "restart" | "delete";
  * (lib/operations/lifecycle.ts) says from which statuses each may begin.
  */
 export async function lifecycle(ctx: ServiceContext, idOrSubdomain: string, action: LifecycleAction) {
-  const inst = await requireInstance(ctx.db, ctx.account.id, idOrSubdomain, true);
+  const inst = await requireInstance(ctx, idOrSubdomain, { lock: true });
   return toOperationResource(await beginOperation(ctx, inst, `instance.${action}`));
 }

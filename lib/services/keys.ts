@@ -2,7 +2,7 @@ import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { apiKey } from "@/db/schema";
 import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
 import { forgetKey } from "../keys/cache";
 import { generateToken, hashSecret } from "../keys/token";

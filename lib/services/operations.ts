@@ -3,9 +3,9 @@ import type { Queryable } from "@/db/client";
 import { instance, operation } from "@/db/schema";
 import { config } from "../config";
 import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
-import { requestOperation } from "../jobs/operations";
+import { operationRequestedEvent } from "../jobs/events";
 import {
   canBegin,
   INSTANCE_STATUSES,
@@ -19,10 +19,9 @@ import {
 } from "../operations/lifecycle";
 import { iso } from "../schemas/common";
 import type { OperationResource } from "../schemas/instances";
-import { findInstance } from "./instances";
+import { findInstance, type InstanceRow } from "./instance-lookup";
 
 export type OperationRow = typeof operation.$inferSelect;
-type InstanceRow = typeof instance.$inferSelect;
 
 export function toOperationResource(row: OperationRow): OperationResource {
   return {
@@ -102,7 +101,7 @@ export async function beginOperation(
     throw new ApiError("invalid_instance_state", refusal(type, status), { extra: { instance_status: status } });
   }
   await ctx.db.update(instance).set({ status: ruleOf(type).during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
-  ctx.afterCommit(() => requestOperation(op));
+  ctx.sendAfterCommit([operationRequestedEvent(op)]);
   return op;
 }
 

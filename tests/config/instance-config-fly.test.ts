@@ -2,13 +2,13 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { instance } from "@/db/schema";
-import type { JobDeps } from "@/inngest/deps";
-import { operationRequested } from "@/inngest/events/operation-requested";
+import type { Deps } from "@/lib/deps";
+import { operationRequested } from "@/lib/jobs/events";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
 import { FlyProvider } from "@/lib/compute/fly";
 import type { RenderedConfig } from "@/lib/compute/types";
 import { open } from "@/lib/crypto";
-import type { ServiceContext } from "@/lib/http/context";
+import type { ServiceContext } from "@/lib/context";
 import { LocalRunner } from "@/lib/jobs/local-runner";
 import { verifyToken, type Principal } from "@/lib/keys/verify";
 import type { OperationResource } from "@/lib/schemas/instances";
@@ -50,7 +50,7 @@ beforeEach(async () => {
     now: fake.clock.now,
     sleep: async (ms) => fake.clock.advance(ms),
   });
-  const deps: JobDeps = { db: getDb, compute: () => fly, send: async () => {}, now: () => new Date() };
+  const deps: Deps = { db: getDb, compute: () => fly, send: async () => {}, now: () => new Date() };
   runner = new LocalRunner([makeRunOperation(deps)], { sleep: async () => {}, backoffMs: () => 0, logger: silent });
   const me = await createAccount({ limits: { heavy: 100 } });
   const v = await verifyToken(await getDb(), me.token);
@@ -61,7 +61,7 @@ beforeEach(async () => {
 /** A service call as a request makes it: one transaction. Its operation is run by `run`, not by the app's own runner. */
 async function call<T>(fn: (ctx: ServiceContext) => Promise<T>): Promise<T> {
   const db = await getDb();
-  return db.transaction((tx) => fn({ requestId: "req_fly_test", db: tx, account: who.account, key: who.key, afterCommit: () => undefined }));
+  return db.transaction((tx) => fn({ requestId: "req_fly_test", db: tx, account: who.account, key: who.key, afterCommit: () => undefined, sendAfterCommit: () => undefined }));
 }
 
 /** Carries out an operation to its end on the Fly fake, and answers it as GET /operations/{id} would. */

@@ -3,7 +3,8 @@ import { PgTable } from "drizzle-orm/pg-core";
 import { describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/client";
 import * as schema from "@/db/schema";
-import { computeProvider, ComputeError, type LocalProvider, type RenderedConfig } from "@/lib/compute";
+import { processRuntime } from "@/inngest/runtime";
+import { ComputeError, type LocalProvider, type RenderedConfig } from "@/lib/compute";
 import { resetConfig } from "@/lib/config";
 import { machineRef } from "@/lib/services/operation-progress";
 import {
@@ -37,7 +38,7 @@ const AGENTS = {
   ],
 };
 
-const local = () => computeProvider() as LocalProvider;
+const local = () => processRuntime().deps.compute() as LocalProvider;
 
 async function instanceRow(id: string) {
   const db = await getDb();

@@ -1,6 +1,6 @@
 // Shared by the run-operation, reconcile and recovery tests: rows inserted
 // straight into the (in-memory PGlite) database the way the services leave
-// them, JobDeps with a provider and an event sink the test owns, a compute
+// them, Deps with a provider and an event sink the test owns, a compute
 // provider that records its calls, and the two ways of running a durable
 // function (Inngest's engine through @inngest/test, and the LocalRunner).
 // Nothing here is production code.
@@ -10,8 +10,8 @@ import { eq } from "drizzle-orm";
 import { Inngest, serializeError } from "inngest";
 import { getDb } from "@/db/client";
 import { instance, operation, webhookMessage } from "@/db/schema";
-import type { JobDeps } from "@/inngest/deps";
-import { operationRequested } from "@/inngest/events/operation-requested";
+import type { Deps } from "@/lib/deps";
+import { operationRequestedEvent } from "@/lib/jobs/events";
 import type { ComputeProvider, MachineRef } from "@/lib/compute/types";
 import { toInngestFunction } from "@/lib/jobs/define";
 import { LocalRunner } from "@/lib/jobs/local-runner";
@@ -81,14 +81,8 @@ export async function insertOperation(
   return row!;
 }
 
-/** The event requestOperation sends for an operation. */
-export function requestedEvent(op: OperationRow) {
-  return {
-    name: operationRequested.name,
-    id: op.id,
-    data: { operation_id: op.id, instance_id: op.instanceId, account_id: op.accountId, type: op.type },
-  };
-}
+/** The event a service sends for an operation it recorded. */
+export const requestedEvent = (op: OperationRow) => operationRequestedEvent(op);
 
 export async function opRow(id: string): Promise<OperationRow> {
   const db = await getDb();
@@ -136,10 +130,10 @@ export function recording(inner: ComputeProvider, before?: (call: ProviderCall) 
   return { provider, calls, count: (method: string) => calls.filter((c) => c.method === method).length };
 }
 
-/** JobDeps on the test's database with the test's provider; what the functions send is kept, not delivered. */
+/** Deps on the test's database with the test's provider; what the functions send is kept, not delivered. */
 export function testDeps(compute: ComputeProvider, o: { now?: () => Date; send?: (events: OutgoingEvent[]) => Promise<void> } = {}) {
   const sent: OutgoingEvent[] = [];
-  const deps: JobDeps = {
+  const deps: Deps = {
     db: getDb,
     compute: () => compute,
     send: async (events) => {

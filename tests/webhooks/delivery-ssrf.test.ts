@@ -6,8 +6,6 @@ import { useApiServer } from "../support/security";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
 import { jobs } from "./harness";
 
-vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
-
 // Names resolve through this table (tests have no real DNS), looked up the way the
 // SSRF guard calls the resolver (dns.promises.lookup with all: true), both at
 // registration and at connect time.

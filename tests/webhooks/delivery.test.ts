@@ -1,12 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { computeProvider, ComputeError, type LocalProvider } from "@/lib/compute";
+import { ComputeError, type LocalProvider } from "@/lib/compute";
 import { RETRY_DELAYS_MS } from "@/lib/webhooks/schedule";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from "../support/webhook-receiver";
 import { jobs, TEST_ATTEMPT_TIMEOUT_MS, verifyAsSent } from "./harness";
-
-vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
 
 const server = useApiServer();
 const HOUR = 3_600_000;
@@ -106,7 +104,7 @@ describe("delivery of operation results", () => {
 
   it("delivers operation.failed with the operation's error", async () => {
     const { api, rx, instanceId } = await setup();
-    (computeProvider() as LocalProvider).failNext("stop", new ComputeError("machine_stuck", "The machine would not stop.", { retryable: false }));
+    (jobs.deps.compute() as LocalProvider).failNext("stop", new ComputeError("machine_stuck", "The machine would not stop.", { retryable: false }));
     const op = await operate(api, instanceId);
     expect(op.status).toBe("failed");
 
@@ -135,7 +133,7 @@ describe("delivery of operation results", () => {
     expect(paused.requests).toHaveLength(0);
     expect(strangerRx.requests).toHaveLength(0);
 
-    (computeProvider() as LocalProvider).failNext("start", new ComputeError("no_capacity", "No capacity.", { retryable: false }));
+    (jobs.deps.compute() as LocalProvider).failNext("start", new ComputeError("no_capacity", "No capacity.", { retryable: false }));
     await operate(api, instanceId);
     expect(rx.requests.map((r) => JSON.parse(r.body).type)).toEqual(["operation.failed"]);
     expect(both.requests.map((r) => JSON.parse(r.body).type)).toEqual(["operation.succeeded", "operation.failed"]);

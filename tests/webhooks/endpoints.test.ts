@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, type TestAccount } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
 import { jobs } from "./harness";
-
-vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
 
 const server = useApiServer();
 let receiver: WebhookReceiver;

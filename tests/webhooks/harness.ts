@@ -1,19 +1,21 @@
 // The durable functions as the webhook tests run them: the real definitions
 // (allFunctions) in a LocalRunner whose sleeps return at once and are recorded,
-// with a clock the test can move (JobDeps.now), so the 28-hour retry schedule
-// and the 24-hour rotation grace take milliseconds. Each webhook test file
-// makes this the process's runner, so the API's events reach it too:
-//
-//   vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
+// with a clock the test can move (Deps.now), so the 28-hour retry schedule
+// and the 24-hour rotation grace take milliseconds. Importing this module
+// installs its Deps as the process's (lib/deps.ts), so the events the API's
+// services send reach this runner too; the test API server then keeps them.
 //
 // Nothing here is production code: production reads no test setting.
 
 import { Webhook } from "standardwebhooks";
 import { vi } from "vitest";
-import { defaultDeps, type JobDeps } from "@/inngest/deps";
+import { getDb } from "@/db/client";
 import { allFunctions } from "@/inngest/functions";
 import { makeDeliverWebhook } from "@/inngest/functions/deliver-webhook";
 import { makeReconcile } from "@/inngest/functions/reconcile";
+import { createComputeProvider } from "@/lib/compute";
+import { config } from "@/lib/config";
+import { installDeps, type Deps } from "@/lib/deps";
 import { LocalRunner } from "@/lib/jobs/local-runner";
 import type { JobLogger } from "@/lib/jobs/types";
 import type { ReceivedRequest } from "@/tests/support/webhook-receiver";
@@ -30,8 +32,10 @@ function createJobHarness() {
   const dropped = new Set<string>();
   const now = () => Date.now() + offsetMs;
 
-  const deps: JobDeps = {
-    ...defaultDeps,
+  const compute = createComputeProvider(config());
+  const deps: Deps = {
+    db: getDb,
+    compute: () => compute,
     now: () => new Date(now()),
     // What the functions send (an operation's "webhook/messages.pending") can be dropped, as if lost.
     send: async (events) => {
@@ -51,6 +55,9 @@ function createJobHarness() {
     backoffMs: () => 1,
     logger: process.env.DEBUG_JOBS ? console : quiet,
   });
+
+  // What the API's services send goes straight to this runner, on the real clock.
+  installDeps({ ...deps, now: () => new Date(), send: async (events) => void (await runner.send(events)) });
 
   return {
     runner,
@@ -111,12 +118,6 @@ function createJobHarness() {
 }
 
 export const jobs = createJobHarness();
-
-/** What `vi.mock("@/inngest/local")` answers with: the harness's runner is the process's. */
-export const localRunnerModule = {
-  localRunner: () => jobs.runner,
-  resetLocalRunner: async () => undefined,
-};
 
 /**
  * Verifies a recorded request with the standardwebhooks library's own verifier,

@@ -1,19 +1,17 @@
 import { InngestTestEngine } from "@inngest/test";
 import { Inngest } from "inngest";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { webhookMessage } from "@/db/schema";
-import { defaultDeps } from "@/inngest/deps";
-import { webhookDeliveryRequested, webhookMessagesPending } from "@/inngest/events/webhooks";
 import { makeDeliverWebhook } from "@/inngest/functions/deliver-webhook";
 import { makeDispatchWebhooks } from "@/inngest/functions/dispatch-webhooks";
+import { webhookDeliveryRequested, webhookMessagesPending } from "@/lib/jobs/events";
 import { toInngestFunction } from "@/lib/jobs/define";
 import { newId } from "@/lib/ids";
 import { client, createAccount } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver";
-
-vi.mock("@/inngest/local", async () => (await import("./harness")).localRunnerModule);
+import { jobs } from "./harness";
 
 // The webhook functions on Inngest's own execution engine (@inngest/test), the
 // runtime production uses: same step ids, same outcome as on the local runner.
@@ -55,7 +53,7 @@ describe("dispatch-webhooks and deliver-webhook on Inngest", () => {
     await (await getDb()).insert(webhookMessage).values({ id: msgId, accountId: me.accountId, eventType: "operation.succeeded", payload });
 
     const dispatch = new InngestTestEngine({
-      function: toInngestFunction(inngest, makeDispatchWebhooks(defaultDeps)),
+      function: toInngestFunction(inngest, makeDispatchWebhooks(jobs.deps)),
       events: [{ name: webhookMessagesPending.name, data: { reason: "test" } }],
     });
     const dispatched = await dispatch.execute();
@@ -69,7 +67,7 @@ describe("dispatch-webhooks and deliver-webhook on Inngest", () => {
 
     rx.respondWith({ type: "status", status: 500 });
     const deliver = new InngestTestEngine({
-      function: toInngestFunction(inngest, makeDeliverWebhook(defaultDeps)),
+      function: toInngestFunction(inngest, makeDeliverWebhook(jobs.deps)),
       events: [{ name: webhookDeliveryRequested.name, data: events[0]!.data }],
       // The first retry's wait: the receiver recovers meanwhile.
       steps: [{ id: "wait-0", handler: () => void rx.respondWith({ type: "status", status: 200 }) }],

@@ -1,15 +1,17 @@
 import { z } from "zod";
-import { defineEvent } from "@/lib/jobs/types";
+import { defineEvent, type EventData, type OutgoingEvent } from "../types";
 
 /**
  * The outbox has messages to fan out. Sent after an operation finishes (and by
  * the reconciler while undispatched messages remain), so a lost event only
  * delays deliveries; `reason` says who sent it, for the run history.
  */
-export const webhookMessagesPending = defineEvent(
-  "webhook/messages.pending",
-  z.object({ reason: z.string() }),
-);
+export const webhookMessagesPending = defineEvent("webhook/messages.pending", z.object({ reason: z.string() }));
+
+/** The event that gets the dispatcher going; `reason`: an operation id, "reconcile" or "backlog". */
+export function messagesPendingEvent(reason: string): OutgoingEvent<EventData<typeof webhookMessagesPending>> {
+  return { name: webhookMessagesPending.name, data: { reason } };
+}
 
 /** One delivery (a message for one endpoint) to attempt, in the given round (1, then +1 per redelivery). */
 export const webhookDeliveryRequested = defineEvent(
@@ -26,7 +28,12 @@ export const webhookDeliveryRequested = defineEvent(
  * round and how many attempts it had made, so a re-send for the same state is
  * ignored while one for a run that was lost later on is not.
  */
-export function deliveryRequested(d: { id: string; endpointId: string; round: number; roundAttempts: number }) {
+export function deliveryRequestedEvent(d: {
+  id: string;
+  endpointId: string;
+  round: number;
+  roundAttempts: number;
+}): OutgoingEvent<EventData<typeof webhookDeliveryRequested>> & { id: string } {
   return {
     name: webhookDeliveryRequested.name,
     id: `${d.id}-r${d.round}-a${d.roundAttempts}`,
