@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db, Queryable } from "@/db/client";
 import { instance, operation, webhookMessage } from "@/db/schema";
 import type { MachineRef } from "../compute/types";
+import { open, seal } from "../crypto";
 import { newId } from "../ids";
 import { settlesAs, UNFINISHED } from "../operations/lifecycle";
 import { commitAppliedConfig } from "./instance-config";
@@ -28,6 +30,24 @@ export async function markRunning(db: Db, id: string): Promise<boolean> {
     .set({ status: "running", startedAt: new Date() })
     .where(and(eq(operation.id, id), eq(operation.status, "pending")));
   return true;
+}
+
+/** The instance's OPENCLAW_GATEWAY_TOKEN, opened; null when it has none yet (made when its create provisions). */
+export async function gatewayToken(db: Queryable, instanceId: string): Promise<string | null> {
+  const [row] = await db.select({ enc: instance.gatewayTokenEnc }).from(instance).where(eq(instance.id, instanceId));
+  return row?.enc ? open(row.enc) : null;
+}
+
+/**
+ * The instance's gateway token, made on first call and kept sealed on its row,
+ * so a retried provision uses the same one. A secret: never return it from a step.
+ */
+export async function ensureGatewayToken(db: Queryable, instanceId: string): Promise<string> {
+  const existing = await gatewayToken(db, instanceId);
+  if (existing) return existing;
+  const token = randomBytes(32).toString("base64url");
+  await db.update(instance).set({ gatewayTokenEnc: seal(token) }).where(eq(instance.id, instanceId));
+  return token;
 }
 
 export async function recordMachine(db: Db, instanceId: string, ref: MachineRef): Promise<void> {
