@@ -67,9 +67,7 @@ export async function claim(tx: Tx, accountId: string, key: string, fingerprint:
   );
   const locked = (lock as unknown as { rows: { locked: boolean }[] }).rows[0]?.locked;
   if (!locked) {
-    throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still executing. Retry once it has finished.", {
-      headers: { "retry-after": "1" },
-    });
+    throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still executing. Retry once it has finished.");
   }
   const [row] = await tx
     .select()

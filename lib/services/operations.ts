@@ -55,7 +55,7 @@ export async function insertOperation(
     throw new ApiError(
       "operation_in_progress",
       `Operation ${active.id} (${active.type}) is still running on this instance. Wait for it to finish, then retry.`,
-      { extra: { operation_id: active.id }, headers: { "retry-after": "2" } },
+      { extra: { operation_id: active.id } },
     );
   }
   const now = new Date();

@@ -102,7 +102,8 @@ describe("GET /api/v1/keys", () => {
     const api = client(server.url, me.token);
     expect((await api.get("/api/v1/keys?limit=0")).status).toBe(400);
     expect((await api.get("/api/v1/keys?limit=101")).status).toBe(400);
-    expect((await api.get("/api/v1/keys?cursor=garbage")).body.code).toBe("validation_error");
+    const badCursor = await api.get("/api/v1/keys?cursor=garbage");
+    expect({ status: badCursor.status, code: badCursor.body.code, path: badCursor.body.errors[0].path }).toEqual({ status: 400, code: "invalid_cursor", path: "query.cursor" });
     expect((await api.get("/api/v1/keys?sort=desc")).body.errors[0].path).toBe("query.sort");
   });
 });

@@ -244,11 +244,14 @@ describe("GET /api/v1/webhooks/{id}/deliveries", () => {
     const me = await createAccount();
     const api = client(server.url, me.token);
     const ep = await endpointOf(me);
-    for (const q of ["limit=0", "limit=101", "cursor=op_01jd3z6v7a8b9c0d1e2f3g4h5j", "status=done", "color=red"]) {
+    for (const q of ["limit=0", "limit=101", "status=done", "color=red", "cursor=op_01jd3z6v7a8b9c0d1e2f3g4h5j&limit=0"]) {
       const res = await api.get(`/api/v1/webhooks/${ep.id}/deliveries?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.body.code).toBe("validation_error");
     }
+    // Another resource's id is no cursor of this list.
+    const cursor = await api.get(`/api/v1/webhooks/${ep.id}/deliveries?cursor=op_01jd3z6v7a8b9c0d1e2f3g4h5j`);
+    expect({ status: cursor.status, code: cursor.body.code }).toEqual({ status: 400, code: "invalid_cursor" });
     expect((await api.get(`/api/v1/webhooks/${ep.id}/deliveries`)).body).toEqual([]);
   });
 });
