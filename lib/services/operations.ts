@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { instance, operation } from "@/db/schema";
 import { config } from "../config";
@@ -20,6 +20,7 @@ import {
 import { iso } from "../schemas/common";
 import type { OperationResource } from "../schemas/instances";
 import { findInstance, type InstanceRow } from "./instance-lookup";
+import { paginate, type PageQuery } from "./pagination";
 
 export type OperationRow = typeof operation.$inferSelect;
 
@@ -123,7 +124,7 @@ export async function getOperation(ctx: ServiceContext, id: string): Promise<Ope
 
 export async function listOperations(
   ctx: ServiceContext,
-  q: { limit: number; cursor?: string; instance_id?: string; status?: OperationStatus; type?: OperationType },
+  q: PageQuery & { instance_id?: string; status?: OperationStatus; type?: OperationType },
 ) {
   let instanceId: string | undefined;
   if (q.instance_id) {
@@ -133,20 +134,24 @@ export async function listOperations(
       : (await findInstance(ctx.db, ctx.account.id, q.instance_id))?.id;
     if (!instanceId) return { items: [], nextCursor: null };
   }
-  const rows = await ctx.db
-    .select()
-    .from(operation)
-    .where(
-      and(
-        eq(operation.accountId, ctx.account.id),
-        instanceId ? eq(operation.instanceId, instanceId) : undefined,
-        q.status ? eq(operation.status, q.status) : undefined,
-        q.type ? eq(operation.type, q.type) : undefined,
-        q.cursor ? lt(operation.id, q.cursor) : undefined,
-      ),
-    )
-    .orderBy(desc(operation.id))
-    .limit(q.limit + 1);
-  const items = rows.slice(0, q.limit).map(toOperationResource);
-  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+  return paginate(
+    q,
+    { column: operation.id, order: "desc" },
+    (p) =>
+      ctx.db
+        .select()
+        .from(operation)
+        .where(
+          and(
+            eq(operation.accountId, ctx.account.id),
+            instanceId ? eq(operation.instanceId, instanceId) : undefined,
+            q.status ? eq(operation.status, q.status) : undefined,
+            q.type ? eq(operation.type, q.type) : undefined,
+            p.after,
+          ),
+        )
+        .orderBy(p.orderBy)
+        .limit(p.limit),
+    toOperationResource,
+  );
 }

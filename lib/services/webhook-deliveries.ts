@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { webhookDelivery, webhookEndpoint, webhookMessage } from "@/db/schema";
 import { ApiError, notFound } from "../errors";
@@ -9,6 +9,7 @@ import type { OutgoingEvent } from "../jobs/types";
 import { iso } from "../schemas/common";
 import type { DeliveryResource, DeliveryStatus, WebhookEventType } from "../schemas/webhooks";
 import { nextAttemptDelay } from "../webhooks/schedule";
+import { paginate, type PageQuery } from "./pagination";
 import { findEndpoint, signingSecrets, type EndpointRow } from "./webhooks";
 
 /**
@@ -40,22 +41,20 @@ export function toDeliveryResource(row: DeliveryRow): DeliveryResource {
 // ---------------------------------------------------------------------------
 // The API
 
-export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: { limit: number; cursor?: string; status?: DeliveryStatus }) {
+export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: PageQuery & { status?: DeliveryStatus }) {
   const endpoint = await findEndpoint(ctx, endpointId);
-  const rows = await ctx.db
-    .select()
-    .from(webhookDelivery)
-    .where(
-      and(
-        eq(webhookDelivery.endpointId, endpoint.id),
-        q.status ? eq(webhookDelivery.status, q.status) : undefined,
-        q.cursor ? lt(webhookDelivery.id, q.cursor) : undefined,
-      ),
-    )
-    .orderBy(desc(webhookDelivery.id))
-    .limit(q.limit + 1);
-  const items = rows.slice(0, q.limit).map(toDeliveryResource);
-  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+  return paginate(
+    q,
+    { column: webhookDelivery.id, order: "desc" },
+    (p) =>
+      ctx.db
+        .select()
+        .from(webhookDelivery)
+        .where(and(eq(webhookDelivery.endpointId, endpoint.id), q.status ? eq(webhookDelivery.status, q.status) : undefined, p.after))
+        .orderBy(p.orderBy)
+        .limit(p.limit),
+    toDeliveryResource,
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decryptDocuments, defaults, toStored, type EffectiveDocuments, type StoredDocuments } from "@/lib/openclaw/documents";
-import { OPENCLAW_CONFIG_PATH, renderOpenClawConfig } from "@/lib/openclaw/render";
+import { renderOpenClawConfig } from "@/lib/openclaw/render";
+import { OPENCLAW_CONFIG_PATH } from "@/lib/openclaw/runtime";
 import {
   ALL_SECRETS,
   ANTHROPIC_KEY,
