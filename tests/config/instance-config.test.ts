@@ -488,18 +488,16 @@ describe("scopes", () => {
 
 const withInstance = async (o: { token: string }) => (await createRunningInstance(client(server.url, o.token), uniqueSubdomain("cfgsec"))).id;
 const BODIES: Record<Kind, unknown> = { provider: PROVIDER, integrations: INTEGRATIONS, agents: AGENTS };
-for (const kind of ["provider", "integrations", "agents"] as const) {
-  describeSecurity(`GET /api/v1/instances/{id}/${kind}`, server, {
-    method: "GET",
-    scope: `${kind}:read`,
-    ownsResource: true,
-    path: async (o) => `/api/v1/instances/${await withInstance(o)}/${kind}`,
-  });
-  describeSecurity(`PUT /api/v1/instances/{id}/${kind}`, server, {
-    method: "PUT",
-    scope: `${kind}:write`,
-    ownsResource: true,
-    body: BODIES[kind],
-    path: async (o) => `/api/v1/instances/${await withInstance(o)}/${kind}`,
-  });
-}
+const documentSecurity = (method: "GET" | "PUT", kind: Kind) => ({
+  method,
+  scope: `${kind}:${method === "GET" ? "read" : "write"}` as const,
+  ownsResource: true,
+  body: method === "PUT" ? BODIES[kind] : undefined,
+  path: async (o: { token: string }) => `/api/v1/instances/${await withInstance(o)}/${kind}`,
+});
+describeSecurity("GET /api/v1/instances/{id}/provider", server, documentSecurity("GET", "provider"));
+describeSecurity("PUT /api/v1/instances/{id}/provider", server, documentSecurity("PUT", "provider"));
+describeSecurity("GET /api/v1/instances/{id}/integrations", server, documentSecurity("GET", "integrations"));
+describeSecurity("PUT /api/v1/instances/{id}/integrations", server, documentSecurity("PUT", "integrations"));
+describeSecurity("GET /api/v1/instances/{id}/agents", server, documentSecurity("GET", "agents"));
+describeSecurity("PUT /api/v1/instances/{id}/agents", server, documentSecurity("PUT", "agents"));

@@ -1,4 +1,4 @@
-// Shared by the run-operation, reconcile and recovery tests: rows inserted
+// Shared by the operation (tests/operations), reconcile and recovery tests: rows inserted
 // straight into the (in-memory PGlite) database the way the services leave
 // them, Deps with a provider and an event sink the test owns, a compute
 // provider that records its calls, and the two ways of running a durable
@@ -8,16 +8,22 @@
 import { InngestTestEngine, mockCtx } from "@inngest/test";
 import { eq } from "drizzle-orm";
 import { Inngest, serializeError } from "inngest";
+import type { SetupServer } from "msw/node";
+import { expect } from "vitest";
 import { getDb } from "@/db/client";
 import { instance, operation, webhookMessage } from "@/db/schema";
+import { FlyProvider } from "@/lib/compute/fly";
+import { LocalProvider } from "@/lib/compute/local";
+import type { ComputeProvider, MachineRef } from "@/lib/compute/types";
+import { open, seal } from "@/lib/crypto";
 import type { Deps } from "@/lib/deps";
 import { operationRequestedEvent } from "@/lib/jobs/events";
-import type { ComputeProvider, MachineRef } from "@/lib/compute/types";
 import { toInngestFunction } from "@/lib/jobs/define";
 import { LocalRunner } from "@/lib/jobs/local-runner";
 import type { AnyFunctionDefinition, JobLogger, OutgoingEvent } from "@/lib/jobs/types";
 import { newId } from "@/lib/ids";
 import type { InstanceStatus, OperationType } from "@/lib/operations/lifecycle";
+import { createFlyFake, type FlyFake } from "../fakes/fly-api";
 import { createAccount, uniqueSubdomain } from "./fixtures";
 
 export const silent: JobLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -244,4 +250,80 @@ export function fakeClock(start = Date.UTC(2026, 0, 1)) {
       t += ms;
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// Machines for the operation tests
+
+/** A LocalProvider whose transitions take 1 s of a clock that only its own waits move. */
+export function localProvider() {
+  const clock = fakeClock();
+  const local = new LocalProvider({ delayMs: 1000, now: clock.now, sleep: clock.sleep });
+  return { local, clock };
+}
+
+/** A machine that already exists on the provider (as a finished create leaves it), settled in `state`. */
+export async function existingMachine(p: ReturnType<typeof localProvider>, instanceId: string, state: "started" | "stopped") {
+  const ref = await p.local.provision({ instanceId, subdomain: "x", region: "iad", gatewayToken: "gw-token-existing-0123456789", config: null });
+  p.clock.advance(10_000);
+  if (state === "stopped") {
+    await p.local.stop(ref);
+    p.clock.advance(10_000);
+  }
+  expect(await p.local.getState(ref)).toBe(state);
+  return ref;
+}
+
+/** An instance with a machine, as an API lifecycle call leaves it: status `during`, one pending operation. */
+export async function lifecycleSetup(type: "instance.start" | "instance.stop" | "instance.restart" | "instance.delete", machine: "started" | "stopped", during: InstanceStatus) {
+  const p = localProvider();
+  const accountId = await newAccount();
+  const placeholder = await insertInstance(accountId, { status: "provisioning" });
+  const ref = await existingMachine(p, placeholder.id, machine);
+  const db = await getDb();
+  await db
+    .update(instance)
+    .set({ status: during, appName: ref.appName, machineId: ref.machineId, volumeId: ref.volumeId, gatewayTokenEnc: seal("gw-token-existing-0123456789") })
+    .where(eq(instance.id, placeholder.id));
+  const op = await insertOperation(placeholder, type);
+  return { p, ref, inst: await instRow(placeholder.id), op };
+}
+
+const FLY_TOKEN = "fly-test-token";
+
+/** A FlyProvider against a fresh stateful fake of the Machines API, served by `server` (msw), on the fake's clock. */
+export function flyOnFake(server: SetupServer): { fake: FlyFake; provider: FlyProvider } {
+  const fake = createFlyFake({ token: FLY_TOKEN });
+  server.resetHandlers(...fake.handlers);
+  const provider = new FlyProvider({
+    token: FLY_TOKEN,
+    org: "personal",
+    apiBaseUrl: "https://api.machines.dev",
+    image: "ghcr.io/openclaw/openclaw:2026.11.20",
+    instanceDomain: "myopenclaw.app",
+    now: fake.clock.now,
+    sleep: async (ms) => fake.clock.advance(ms),
+  });
+  return { fake, provider };
+}
+
+/** A new instance, as POST /instances leaves it, and its pending create. */
+export async function createOp() {
+  const inst = await insertInstance(await newAccount(), { status: "provisioning" });
+  return { inst, op: await insertOperation(inst, "instance.create") };
+}
+
+/** The instance runs on the Fly fake: one started machine, its volume, the token stored sealed. */
+export async function expectRunningOnFly(fake: FlyFake, instId: string) {
+  const after = await instRow(instId);
+  expect(after.status).toBe("running");
+  const machines = fake.machinesOf(after.appName!);
+  expect(machines).toHaveLength(1);
+  expect(machines[0]).toMatchObject({ id: after.machineId, state: "started" });
+  expect(fake.volumesOf(after.appName!).map((v) => v.id)).toEqual([after.volumeId]);
+  // The machine runs with the token stored sealed for this instance.
+  const env = (machines[0]!.config as { env: Record<string, string> }).env;
+  expect(env.OPENCLAW_GATEWAY_TOKEN).toBe(open(after.gatewayTokenEnc!));
+  expect(after.gatewayTokenEnc).not.toContain(env.OPENCLAW_GATEWAY_TOKEN!);
+  return after;
 }
