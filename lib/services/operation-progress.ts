@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db, Queryable } from "@/db/client";
-import { instance, operation, webhookMessage } from "@/db/schema";
+import { instance, operation } from "@/db/schema";
 import type { MachineRef } from "../compute/types";
 import { open, seal } from "../crypto";
-import { newId } from "../ids";
 import { settlesAs, UNFINISHED } from "../operations/lifecycle";
 import { commitAppliedConfig } from "./instance-config";
 import { previousStatusOf, toOperationResource, type OperationRow } from "./operations";
+import { recordWebhookEvent } from "./outbox";
 
 /**
  * The operation runner's writes. Each is one short transaction and safe to
@@ -98,14 +98,7 @@ export async function finishOperation(db: Db, id: string, outcome: FinishOutcome
     } else {
       await tx.update(instance).set({ status: settle, updatedAt: now }).where(eq(instance.id, op.instanceId));
     }
-    const eventType = outcome.ok ? "operation.succeeded" : "operation.failed";
-    await tx.insert(webhookMessage).values({
-      id: newId("msg"),
-      accountId: op.accountId,
-      eventType,
-      payload: { type: eventType, timestamp: now.toISOString(), data: toOperationResource(done!) },
-      createdAt: now,
-    });
+    await recordWebhookEvent(tx, op.accountId, outcome.ok ? "operation.succeeded" : "operation.failed", toOperationResource(done!), now);
     return done!;
   });
 }
