@@ -53,12 +53,12 @@ describe("the log", () => {
     expect(c.err).toHaveLength(1);
   });
 
-  it("redacts fields named like secrets, at the top level and one level down", () => {
+  it("redacts fields named like secrets, and a headers object's credentials", () => {
     level("info");
     const c = capture();
-    log.info("call", { token: "tok-123456", headers: { authorization: "Bearer moc_abc" }, provider: { api_key: "sk-xyz" }, key_id: "key_1" });
+    log.info("call", { token: "tok-123456", api_key: "sk-xyz", headers: { authorization: "Bearer moc_abc", cookie: "s=1", accept: "*/*" }, key_id: "key_1" });
     const [line] = c.lines(c.out);
-    expect(line).toMatchObject({ token: "[redacted]", headers: { authorization: "[redacted]" }, provider: { api_key: "[redacted]" }, key_id: "key_1" });
+    expect(line).toMatchObject({ token: "[redacted]", api_key: "[redacted]", headers: { authorization: "[redacted]", cookie: "[redacted]", accept: "*/*" }, key_id: "key_1" });
     expect(c.out.join("")).not.toMatch(/tok-123456|moc_abc|sk-xyz/);
   });
 });
