@@ -1,11 +1,10 @@
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { instance } from "@/db/schema";
 import type { Deps } from "@/lib/deps";
 import { operationRequested } from "@/lib/jobs/events";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
-import { FlyProvider } from "@/lib/compute/fly";
 import type { RenderedConfig } from "@/lib/compute/types";
 import { open } from "@/lib/crypto";
 import type { ServiceContext } from "@/lib/context";
@@ -16,40 +15,29 @@ import type { ProviderBody } from "@/lib/schemas/config";
 import { appliedConfig, getConfig, putConfig, renderInstanceConfig } from "@/lib/services/instance-config";
 import { createInstance, getInstance, lifecycle, type CreateInstanceInput } from "@/lib/services/instances";
 import { getOperation } from "@/lib/services/operations";
-import { mockServer } from "../support/msw";
 import { ANTHROPIC_KEY, ANTHROPIC_KEY_2, TELEGRAM_TOKEN } from "./fixtures";
-import { createFlyFake, type FakeMachine, type FlyFake } from "../fakes/fly-api";
+import type { FakeMachine, FlyFake } from "../fakes/fly-api";
 import { createAccount, uniqueSubdomain } from "../support/fixtures";
+import { useFlyFake } from "../support/operation-harness";
 
 // The config documents applied through the Fly Machines API (the stateful fake,
 // over msw): the services a request calls, then the run-operation function on
 // a local runner whose sleeps take no time, driving a FlyProvider on the fake's clock.
 
-const TOKEN = "fly-test-token";
 const PROVIDER: ProviderBody = { provider: "anthropic", model: "claude-sonnet-4-5", api_key: ANTHROPIC_KEY };
 const INTEGRATIONS = { telegram: { enabled: true, bot_token: TELEGRAM_TOKEN } };
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 
-const { server, listen } = mockServer();
-beforeAll(listen);
-afterAll(() => server.close());
+const newFly = useFlyFake();
 
 let fake: FlyFake;
 let runner: LocalRunner;
 let who: Principal;
 
 beforeEach(async () => {
-  fake = createFlyFake({ token: TOKEN });
-  server.resetHandlers(...fake.handlers);
-  const fly = new FlyProvider({
-    token: TOKEN,
-    org: "personal",
-    apiBaseUrl: "https://api.machines.dev",
-    image: "ghcr.io/openclaw/openclaw:2026.11.20",
-    instanceDomain: "myopenclaw.app",
-    now: fake.clock.now,
-    sleep: async (ms) => fake.clock.advance(ms),
-  });
+  const made = newFly();
+  fake = made.fake;
+  const fly = made.provider;
   const deps: Deps = { db: getDb, compute: () => fly, send: async () => {}, now: () => new Date() };
   runner = new LocalRunner([makeRunOperation(deps)], { sleep: async () => {}, backoffMs: () => 0, logger: silent });
   const me = await createAccount({ limits: { heavy: 100 } });

@@ -1,5 +1,5 @@
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { instance } from "@/db/schema";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
@@ -7,17 +7,16 @@ import { LocalRunner } from "@/lib/jobs/local-runner";
 import { finishOperation } from "@/lib/services/operation-progress";
 import { ComputeError, type MachineRef } from "@/lib/compute/types";
 import { open } from "@/lib/crypto";
-import { mockServer } from "../support/msw";
 import {
   createOp,
   expectRunningOnFly,
-  flyOnFake,
   insertInstance,
   insertOperation,
   instantRunner,
   instRow,
   localProvider,
   newAccount,
+  openDatabaseFirst,
   opRow,
   outboxFor,
   type ProviderCall,
@@ -26,6 +25,7 @@ import {
   runOnInngest,
   silent,
   testDeps,
+  useFlyFake,
 } from "../support/operation-harness";
 
 // instance.create (inngest/functions/operations/create.ts): provisions the
@@ -33,15 +33,9 @@ import {
 // answer healthy; on the local provider and on the Fly fake (msw), on
 // Inngest's engine and on the LocalRunner.
 
-// Opening the file's database (PGlite from the migrated template) takes seconds: not inside the first test's time limit.
-beforeAll(async () => {
-  await getDb();
-}, 60_000);
+openDatabaseFirst();
 
-const { server, listen } = mockServer();
-beforeAll(listen);
-afterAll(() => server.close());
-const fly = () => flyOnFake(server);
+const fly = useFlyFake();
 
 describe("instance.create", () => {
   it("goes pending -> running -> succeeded, records the machine and a sealed token, and writes the outbox row in the finishing transaction", async () => {

@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "@/db/client";
+import { describe, expect, it } from "vitest";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
-import { mockServer } from "../support/msw";
 import {
   createOp,
   existingMachine,
-  flyOnFake,
   insertInstance,
   insertOperation,
   instantRunner,
@@ -13,26 +10,22 @@ import {
   lifecycleSetup,
   localProvider,
   newAccount,
+  openDatabaseFirst,
   opRow,
   outboxFor,
   requestedEvent,
   runOnInngest,
   testDeps,
+  useFlyFake,
 } from "../support/operation-harness";
 
 // instance.delete (inngest/functions/operations/delete.ts): machine, volume
 // and app are removed, whatever a failed create left; the instance's row is
 // marked deleted and stays for its operations' history.
 
-// Opening the file's database (PGlite from the migrated template) takes seconds: not inside the first test's time limit.
-beforeAll(async () => {
-  await getDb();
-}, 60_000);
+openDatabaseFirst();
 
-const { server, listen } = mockServer();
-beforeAll(listen);
-afterAll(() => server.close());
-const fly = () => flyOnFake(server);
+const fly = useFlyFake();
 
 describe("instance.delete", () => {
   it("delete: the machine is destroyed and the instance gets deleted_at (its row stays for the history)", async () => {

@@ -1,5 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "@/db/client";
+import { describe, expect, it } from "vitest";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
 import { ComputeError } from "@/lib/compute/types";
 import {
@@ -10,6 +9,7 @@ import {
   lifecycleSetup,
   localProvider,
   newAccount,
+  openDatabaseFirst,
   opRow,
   outboxFor,
   recording,
@@ -27,10 +27,7 @@ import {
 // own steps are tested in its file beside this one (create, start, stop,
 // restart, delete; configure in tests/config).
 
-// Opening the file's database (PGlite from the migrated template) takes seconds: not inside the first test's time limit.
-beforeAll(async () => {
-  await getDb();
-}, 60_000);
+openDatabaseFirst();
 
 describe("run-operation: a permanent provider error", () => {
   const refused = () => new ComputeError("fly_rejected", "Fly API POST /apps failed (422): invalid region", { retryable: false, status: 422 });

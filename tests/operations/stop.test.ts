@@ -1,30 +1,20 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "@/db/client";
-import { makeRunOperation } from "@/inngest/functions/run-operation";
+import { describe, expect, it } from "vitest";
 import {
   instRow,
-  lifecycleSetup,
+  lifecycleRun,
+  openDatabaseFirst,
   opRow,
   outboxFor,
-  recording,
-  requestedEvent,
-  runOnInngest,
-  testDeps,
 } from "../support/operation-harness";
 
 // instance.stop (inngest/functions/operations/stop.ts): the machine is
 // stopped; the instance settles stopped.
 
-// Opening the file's database (PGlite from the migrated template) takes seconds: not inside the first test's time limit.
-beforeAll(async () => {
-  await getDb();
-}, 60_000);
+openDatabaseFirst();
 
 describe("instance.stop", () => {
   it("stop: the machine is stopped and the instance settles stopped", async () => {
-    const { p, ref, inst, op } = await lifecycleSetup("instance.stop", "started", "stopping");
-    const rec = recording(p.local);
-    const run = await runOnInngest(makeRunOperation(testDeps(rec.provider).deps), requestedEvent(op));
+    const { p, ref, inst, op, rec, run } = await lifecycleRun("instance.stop", "started", "stopping");
     expect(run.error).toBeUndefined();
     expect(run.result).toEqual({ status: "succeeded" });
     expect(await p.local.getState(ref)).toBe("stopped");

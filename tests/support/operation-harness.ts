@@ -9,8 +9,9 @@ import { InngestTestEngine, mockCtx } from "@inngest/test";
 import { eq } from "drizzle-orm";
 import { Inngest, serializeError } from "inngest";
 import type { SetupServer } from "msw/node";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { getDb } from "@/db/client";
+import { makeRunOperation } from "@/inngest/functions/run-operation";
 import { instance, operation, webhookMessage } from "@/db/schema";
 import { FlyProvider } from "@/lib/compute/fly";
 import { LocalProvider } from "@/lib/compute/local";
@@ -25,6 +26,14 @@ import { newId } from "@/lib/ids";
 import type { InstanceStatus, OperationType } from "@/lib/operations/lifecycle";
 import { createFlyFake, type FlyFake } from "../fakes/fly-api";
 import { createAccount, uniqueSubdomain } from "./fixtures";
+import { mockServer } from "./msw";
+
+/** Opens the file's database before its tests: PGlite from the migrated template takes seconds, not to be spent inside the first test's time limit. */
+export function openDatabaseFirst(): void {
+  beforeAll(async () => {
+    await getDb();
+  }, 60_000);
+}
 
 export const silent: JobLogger = { info() {}, warn() {}, error() {}, debug() {} };
 export const inngest = new Inngest({ id: "jobs-operations-test", logger: silent });
@@ -289,6 +298,23 @@ export async function lifecycleSetup(type: "instance.start" | "instance.stop" | 
   return { p, ref, inst: await instRow(placeholder.id), op };
 }
 
+/**
+ * One lifecycle operation carried out on Inngest's engine: an instance set up
+ * by lifecycleSetup, a provider that records its calls (`before` sees each
+ * first), and the run.
+ */
+export async function lifecycleRun(
+  type: Parameters<typeof lifecycleSetup>[0],
+  machine: "started" | "stopped",
+  during: InstanceStatus,
+  before?: (call: ProviderCall, setup: Awaited<ReturnType<typeof lifecycleSetup>>) => Promise<void> | void,
+) {
+  const setup = await lifecycleSetup(type, machine, during);
+  const rec = recording(setup.p.local, before && ((call) => before(call, setup)));
+  const run = await runOnInngest(makeRunOperation(testDeps(rec.provider).deps), requestedEvent(setup.op));
+  return { ...setup, rec, run };
+}
+
 const FLY_TOKEN = "fly-test-token";
 
 /** A FlyProvider against a fresh stateful fake of the Machines API, served by `server` (msw), on the fake's clock. */
@@ -305,6 +331,14 @@ export function flyOnFake(server: SetupServer): { fake: FlyFake; provider: FlyPr
     sleep: async (ms) => fake.clock.advance(ms),
   });
   return { fake, provider };
+}
+
+/** An msw server for the file's tests, and a function that makes a fresh Fly fake and a FlyProvider on it. */
+export function useFlyFake(): () => { fake: FlyFake; provider: FlyProvider } {
+  const { server, listen } = mockServer();
+  beforeAll(listen);
+  afterAll(() => server.close());
+  return () => flyOnFake(server);
 }
 
 /** A new instance, as POST /instances leaves it, and its pending create. */
