@@ -13,9 +13,11 @@ export const DEMO_EMAIL = "demo@example.com";
  * Runs once per server process: validates the configuration (a missing
  * production setting stops start-up here, naming every missing variable), and
  * in embedded mode opens and migrates the database and, on the very first
- * start, creates a demo Pro account and prints its key.
+ * start, creates a demo Pro account and prints its key. Then `startJobs`
+ * (from the composition root, inngest/runtime.ts: in embedded mode, the cron
+ * clock and the operations a previous process left unfinished).
  */
-export async function startServer(): Promise<void> {
+export async function startServer(startJobs: () => Promise<void>): Promise<void> {
   const cfg = config();
   const db = (await database()).db;
   if (cfg.database.kind === "pglite") {
@@ -26,8 +28,7 @@ export async function startServer(): Promise<void> {
       printDemoKey(key.token, cfg.dataDir);
     }
   }
-  const { startBackgroundWork } = await import("./background");
-  await startBackgroundWork();
+  await startJobs();
   // Where `npm run admin` finds this server while it holds the embedded database.
   recordServer(`http://127.0.0.1:${process.env.PORT ?? "3000"}`);
   log.info("server ready", {

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { instanceAppName } from "./naming";
 import {
   ComputeError,
+  MACHINE_STATES,
   type ComputeProvider,
   type HealthResult,
   type MachineRef,
@@ -45,10 +46,7 @@ export type LocalProviderMethod = Exclude<keyof ComputeProvider, "kind">;
 const POLL_MS = 250;
 const REDACTED = "[redacted]";
 
-const stateSchema = z.enum([
-  "created", "starting", "started", "stopping", "stopped", "suspending", "suspended",
-  "replacing", "updating", "destroying", "destroyed", "failed",
-]);
+const stateSchema = z.enum(MACHINE_STATES);
 const configSchema = z.object({
   files: z.array(z.object({ path: z.string(), content: z.string() })),
   env: z.record(z.string(), z.string()),

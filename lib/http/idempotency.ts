@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { and, eq, gt, lte, sql } from "drizzle-orm";
 import type { Tx } from "@/db/client";
 import { idempotencyKey } from "@/db/schema";
+import { canonicalJson } from "../canonical-json";
 import { open, seal } from "../crypto";
 import { ApiError } from "../errors";
 
@@ -28,20 +29,8 @@ export function readIdempotencyKey(req: Request): string | null {
 /** The request's fingerprint: method, path and body, the body canonicalised so key order and spacing do not matter. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
   return createHash("sha256")
-    .update(JSON.stringify([method, path, canonical(body)]))
+    .update(canonicalJson([method, path, body]))
     .digest("hex");
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object") {
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
 }
 
 export interface StoredResponse {
@@ -67,9 +56,7 @@ export async function claim(tx: Tx, accountId: string, key: string, fingerprint:
   );
   const locked = (lock as unknown as { rows: { locked: boolean }[] }).rows[0]?.locked;
   if (!locked) {
-    throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still executing. Retry once it has finished.", {
-      headers: { "retry-after": "1" },
-    });
+    throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still executing. Retry once it has finished.");
   }
   const [row] = await tx
     .select()

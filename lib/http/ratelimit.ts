@@ -28,7 +28,7 @@ export async function enforceRateLimit(principal: Principal, rateClass: RateClas
       err instanceof RateLimiterUnavailable
         ? "The rate limiter cannot be reached, so the request was refused without being executed. Retry shortly."
         : "The rate limiter failed, so the request was refused without being executed. Retry shortly.";
-    throw new ApiError("rate_limiter_unavailable", detail, { headers: { "retry-after": "5" } });
+    throw new ApiError("rate_limiter_unavailable", detail);
   }
   if (outcome.pending) runAfter("ratelimit-pending", outcome.pending);
 
@@ -46,11 +46,14 @@ export async function enforceRateLimit(principal: Principal, rateClass: RateClas
       which === "key"
         ? `This key's limit of ${w.limit} ${rateClass} requests per minute is used up. Retry in ${retryAfter} s.`
         : `This account's ceiling of ${w.limit} requests per minute across all its keys is used up. Retry in ${retryAfter} s.`,
-      { extra: { limit: which, rate_class: rateClass }, headers: { ...headers, "retry-after": String(retryAfter) } },
+      { extra: { limit: which, rate_class: rateClass }, headers, retryAfter },
     );
   }
   return headers;
 }
+
+/** The rate-limit headers every counted answer carries (see rateLimitHeaders), as the OpenAPI document names them. */
+export const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"] as const;
 
 /**
  * X-RateLimit-* describe whichever window is closer to refusing; the IETF

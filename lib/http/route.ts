@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
-import { ApiError, validationError } from "../errors";
+import { installedDeps } from "../deps";
+import { ApiError, validationError, type ErrorCode } from "../errors";
 import { cachedVerification, rememberVerification, tokenDigest } from "../keys/cache";
 import { afterVerified, needsAfterVerified, verifyToken, type Principal, type Verification } from "../keys/verify";
 import { errorMessage, log } from "../log";
@@ -10,7 +11,7 @@ import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
 import { baseUrlFromRequest } from "./base-url";
 import { parseBody, validate } from "./body";
-import type { ServiceContext } from "./context";
+import type { ServiceContext } from "../context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
 import { problemResponse } from "./problem";
 import { enforceRateLimit } from "./ratelimit";
@@ -18,6 +19,46 @@ import { Reply } from "./reply";
 
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 export type Method = (typeof METHODS)[number];
+
+/*
+ * The wrapper's behaviour as facts, exported so the OpenAPI document
+ * (lib/openapi/document.ts) reads them instead of restating them.
+ */
+
+/** Whether the wrapper runs a request as a mutation: in one transaction, taking an Idempotency-Key (every method but GET). */
+export function isMutation(method: string): boolean {
+  return method !== "GET";
+}
+
+/** The rate class an endpoint's requests count against: its own, else read for GET and write for a mutation. */
+export function rateClassOf(method: string, e: { rate?: RateClass }): RateClass {
+  return e.rate ?? (isMutation(method) ? "write" : "read");
+}
+
+/**
+ * The error codes the wrapper itself may answer for an authenticated
+ * endpoint, before its handler's own (`Endpoint.errors`): authentication, the
+ * plan, the scope, the rate limit, the body and query (a page's `cursor`
+ * answers invalid_cursor), the idempotency key; and not_found for a path that
+ * names a resource, which every service answers for one the account does not have.
+ */
+export function wrapperErrors(method: Method, e: Endpoint, path: string): ErrorCode[] {
+  const codes: ErrorCode[] = ["validation_error", "malformed_json", "missing_api_key", "invalid_api_key", "api_key_expired"];
+  codes.push("plan_without_api_access", "cookies_not_allowed");
+  if (e.scope !== "any") codes.push("insufficient_scope");
+  if (path.includes("{")) codes.push("not_found");
+  if (queryKeys(e).includes("cursor")) codes.push("invalid_cursor");
+  codes.push("payload_too_large", "unsupported_media_type");
+  if (isMutation(method)) codes.push("invalid_idempotency_key", "idempotency_key_in_use", "idempotency_key_reused");
+  codes.push("rate_limited", "rate_limiter_unavailable");
+  return codes;
+}
+
+/** The query parameters an endpoint declares. */
+export function queryKeys(e: Endpoint): string[] {
+  const shape = (e.query as unknown as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape ? Object.keys(shape) : [];
+}
 
 type AnySchema = z.ZodType;
 type Out<S> = S extends AnySchema ? z.output<S> : undefined;
@@ -117,7 +158,7 @@ async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteC
       const db = await getDb();
       const principal = await authenticate(req, db);
       keyId = principal.key.id;
-      const rateClass = e.rate ?? (req.method === "GET" ? "read" : "write");
+      const rateClass = rateClassOf(req.method, e);
       for (const [k, v] of Object.entries(await enforceRateLimit(principal, rateClass))) headers.set(k, v);
       authorize(principal, e.scope);
       response = await execute(e, req, context, db, principal, requestId, headers);
@@ -203,7 +244,7 @@ async function execute(
       extra: { errors: [...url.searchParams.keys()].map((k) => ({ path: `query.${k}`, message: "Unknown query parameter." })) },
     });
   }
-  const idemKey = req.method === "GET" ? null : readIdempotencyKey(req);
+  const idemKey = isMutation(req.method) ? readIdempotencyKey(req) : null;
   const { value: body, raw } = await parseBody(req, e.body);
   const effects: (() => Promise<unknown> | unknown)[] = [];
   const ctxFor = (q: Db | Tx): ServiceContext => ({
@@ -212,12 +253,13 @@ async function execute(
     account: principal.account,
     key: principal.key,
     afterCommit: (fn) => void effects.push(fn),
+    sendAfterCommit: (events) => void effects.push(() => installedDeps().send(events)),
   });
   const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
   const input = { body, query, params, prepared };
 
   let response: Response;
-  if (req.method === "GET") {
+  if (!isMutation(req.method)) {
     response = render(req, await e.handler(ctxFor(db), input as never, req), headers);
   } else {
     // A mutation's writes, and its idempotency record, commit together or not at all.

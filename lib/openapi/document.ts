@@ -10,7 +10,19 @@ import {
   type ZodOpenApiResponsesObject,
 } from "zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../errors";
-import type { Endpoint, Method, PublicEndpoint, RouteDefinition } from "../http/route";
+import { problemHeaders } from "../http/problem";
+import { RATE_LIMIT_HEADERS } from "../http/ratelimit";
+import {
+  isMutation,
+  METHODS,
+  queryKeys,
+  rateClassOf,
+  wrapperErrors,
+  type Endpoint,
+  type Method,
+  type PublicEndpoint,
+  type RouteDefinition,
+} from "../http/route";
 import { SCOPES } from "../scopes";
 import { exampleProblem, problemSchema } from "./errors";
 import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
@@ -42,8 +54,6 @@ export type OpenApiDocument = ReturnType<typeof createDocument>;
 /** The name of the one security scheme (an API key as a bearer token), which /docs preselects. */
 export const SECURITY_SCHEME = "bearer";
 
-const HTTP_METHODS: readonly Method[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-const MUTATIONS = new Set<Method>(["POST", "PUT", "PATCH", "DELETE"]);
 const JSON_TYPE = "application/json";
 const PROBLEM_TYPE = "application/problem+json";
 
@@ -58,7 +68,7 @@ export async function loadRoutes(modules: readonly RouteModule[]): Promise<Docum
  */
 export function definitionOf(mod: object, where = "route module"): RouteDefinition {
   const m = mod as Record<string, unknown>;
-  const fromHandler = [...HTTP_METHODS, "OPTIONS"]
+  const fromHandler = [...METHODS, "OPTIONS"]
     .map((k) => (m[k] as { definition?: RouteDefinition } | undefined)?.definition)
     .find(Boolean);
   const def = (m.definition as RouteDefinition | undefined) ?? fromHandler;
@@ -94,7 +104,8 @@ const HEADERS: Record<string, oas32.HeaderObject> = {
   "WWW-Authenticate": { description: 'Always `Bearer realm="api", error="invalid_token"`', schema: str },
 };
 
-const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"];
+/** Headers in the order the document lists them. */
+const HEADER_ORDER = Object.keys(HEADERS);
 
 const headerRefs = (names: string[]): Record<string, oas32.ReferenceObject> =>
   Object.fromEntries(names.map((n) => [n, ref("headers", n)]));
@@ -140,19 +151,6 @@ const STATUS_TEXT: Record<number, string> = {
   503: "Service unavailable",
 };
 
-/** The codes any authenticated endpoint can answer, before the endpoint's own. */
-function commonErrors(method: Method, e: Endpoint, path: string): ErrorCode[] {
-  const codes: ErrorCode[] = ["validation_error", "malformed_json", "missing_api_key", "invalid_api_key", "api_key_expired"];
-  codes.push("plan_without_api_access", "cookies_not_allowed");
-  if (e.scope !== "any") codes.push("insufficient_scope");
-  if (path.includes("{")) codes.push("not_found");
-  if (queryKeys(e).includes("cursor")) codes.push("invalid_cursor");
-  codes.push("payload_too_large", "unsupported_media_type");
-  if (MUTATIONS.has(method)) codes.push("invalid_idempotency_key", "idempotency_key_in_use", "idempotency_key_reused");
-  codes.push("rate_limited", "rate_limiter_unavailable");
-  return codes;
-}
-
 function errorResponses(codes: readonly string[], where: string): Record<string, ZodOpenApiResponseObject> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const c of new Set(codes)) {
@@ -163,10 +161,8 @@ function errorResponses(codes: readonly string[], where: string): Record<string,
   }
   const out: Record<string, ZodOpenApiResponseObject> = {};
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
-    const headers = ["X-Request-Id"];
-    if (status === 401) headers.push("WWW-Authenticate");
-    if (status === 429) headers.push(...RATE_LIMIT_HEADERS);
-    if (status === 429 || status === 503 || list.includes("idempotency_key_in_use")) headers.push("Retry-After");
+    // Every header any of the status's codes carries, in the order the wrapper's problem responses name them.
+    const headers = [...new Set(list.flatMap(problemHeaders))].sort((a, b) => HEADER_ORDER.indexOf(a) - HEADER_ORDER.indexOf(b));
     out[String(status)] = {
       description: `${STATUS_TEXT[status] ?? "Error"}: ${list.map((c) => `\`${c}\``).join(", ")}. See [the error reference](/docs/errors).`,
       headers: headerRefs(headers),
@@ -185,11 +181,6 @@ function errorResponses(codes: readonly string[], where: string): Record<string,
 
 /* ---------- operations ---------- */
 
-function queryKeys(e: Endpoint): string[] {
-  const shape = (e.query as unknown as { shape?: Record<string, unknown> } | undefined)?.shape;
-  return shape ? Object.keys(shape) : [];
-}
-
 const schemaId = (schema: z.ZodType | undefined) => (schema?.meta() as { id?: string } | undefined)?.id;
 
 const isPublic = (def: Endpoint | PublicEndpoint): def is PublicEndpoint => def.scope === "public";
@@ -203,7 +194,7 @@ function successResponse(method: Method, def: Endpoint | PublicEndpoint): [strin
   if (r.status === 201 || startsOperation) headers.push("Location");
   if (startsOperation) headers.push("Operation-Location");
   if (!isPublic(def) && queryKeys(def).includes("cursor")) headers.push("Link");
-  if (!isPublic(def) && MUTATIONS.has(method)) headers.push("Idempotent-Replayed");
+  if (!isPublic(def) && isMutation(method)) headers.push("Idempotent-Replayed");
   headers.push(...(r.headers ?? []));
   return [
     String(r.status),
@@ -238,14 +229,14 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     notes.push("Public: no API key needed.");
   } else {
     security = [{ [SECURITY_SCHEME]: def.scope === "any" ? [] : [def.scope] }];
-    const rate = def.rate ?? (method === "GET" ? "read" : "write");
+    const rate = rateClassOf(method, def);
     notes.push(
       `${def.scope === "any" ? "Any valid API key." : `Scope: \`${def.scope}\`.`} Rate class: ${rate}.` +
-        (MUTATIONS.has(method) ? " Takes an `Idempotency-Key`." : ""),
+        (isMutation(method) ? " Takes an `Idempotency-Key`." : ""),
     );
     Object.assign(
       responses,
-      errorResponses([...commonErrors(method, def, path), ...(def.errors ?? [])], `${method} ${path}`),
+      errorResponses([...wrapperErrors(method, def, path), ...(def.errors ?? [])], `${method} ${path}`),
     );
   }
 
@@ -258,7 +249,7 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     tags: [tagFor(path)],
     security,
     ...(pathParams || query ? { requestParams: { ...(pathParams ? { path: pathParams } : {}), ...(query ? { query } : {}) } } : {}),
-    ...(!isPublic(def) && MUTATIONS.has(method) ? { parameters: [ref("parameters", "IdempotencyKey")] } : {}),
+    ...(!isPublic(def) && isMutation(method) ? { parameters: [ref("parameters", "IdempotencyKey")] } : {}),
     ...(body
       ? { requestBody: { required: !body.safeParse({}).success, content: { [JSON_TYPE]: { schema: body } } } }
       : {}),
@@ -273,7 +264,7 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
   for (const { path, definition } of [...routes].sort((a, b) => a.path.localeCompare(b.path))) {
     pathSegments(path); // throws on a path not under /api/v1 or with [param] instead of {param}
     const item: ZodOpenApiPathsObject[string] = {};
-    for (const method of HTTP_METHODS) {
+    for (const method of METHODS) {
       const def = definition[method];
       if (!def) continue;
       item[method.toLowerCase() as Lowercase<Method>] = operation(method, path, def);

@@ -1,35 +1,11 @@
 import { z } from "zod";
+// The enums below read the lifecycle's lists (lib/operations/lifecycle.ts), defined there once.
+import { INSTANCE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES } from "../operations/lifecycle";
 import { REGION_CODES } from "../regions";
 import { PLAN_NAMES } from "../plans";
 import { SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
 import { idOf, pageQuery, timestamp } from "./common";
 import { agentsBody, integrationsBody, providerBody } from "./config";
-
-export const INSTANCE_STATUSES = [
-  "provisioning",
-  "starting",
-  "running",
-  "stopping",
-  "stopped",
-  "restarting",
-  "updating",
-  "deleting",
-  "failed",
-] as const;
-export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
-
-export const OPERATION_TYPES = [
-  "instance.create",
-  "instance.start",
-  "instance.stop",
-  "instance.restart",
-  "instance.delete",
-  "instance.configure",
-] as const;
-export type OperationType = (typeof OPERATION_TYPES)[number];
-
-export const OPERATION_STATUSES = ["pending", "running", "succeeded", "failed"] as const;
-export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
 export const subdomainSchema = z
   .string()

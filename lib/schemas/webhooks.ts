@@ -1,9 +1,7 @@
 import { z } from "zod";
+// The events an endpoint can subscribe to are listed once, in lib/webhooks/events.ts.
+import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
 import { pageQuery, timestamp } from "./common";
-
-/** The events an endpoint can subscribe to (DESIGN 3.7). */
-export const WEBHOOK_EVENT_TYPES = ["operation.succeeded", "operation.failed"] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

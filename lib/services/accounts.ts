@@ -1,7 +1,7 @@
 import { and, count, eq, isNull } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { account, apiKey, instance } from "@/db/schema";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
 import { forgetAllKeys, forgetKey } from "../keys/cache";
 import { effectiveLimits, type LimitOverrides, type PlanName } from "../plans";

@@ -3,9 +3,10 @@ import { account, webhookEndpoint } from "@/db/schema";
 import { config } from "../config";
 import { open, seal } from "../crypto";
 import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
-import type { CreateWebhookInput, UpdateWebhookInput, WebhookEndpointResource, WebhookEventType } from "../schemas/webhooks";
+import type { CreateWebhookInput, UpdateWebhookInput, WebhookEndpointResource } from "../schemas/webhooks";
+import type { WebhookEventType } from "../webhooks/events";
 import { generateSecret } from "../webhooks/signing";
 import { validateWebhookUrl, type WebhookUrlMode } from "../webhooks/ssrf";
 

@@ -4,7 +4,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { computeProvider, ComputeError, type LocalProvider } from "@/lib/compute";
+import { processRuntime } from "@/inngest/runtime";
+import { ComputeError, type LocalProvider } from "@/lib/compute";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, type TestAccount } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver } from "../support/webhook-receiver";
@@ -103,7 +104,7 @@ describe("moc instances", () => {
   });
 
   it("--wait on an operation that fails: exit 1, the error's code and message on stderr", async () => {
-    (computeProvider() as LocalProvider).failNext("restart", new ComputeError("machine_stuck", "The machine would not stop.", { retryable: false }));
+    (processRuntime().deps.compute() as LocalProvider).failNext("restart", new ComputeError("machine_stuck", "The machine would not stop.", { retryable: false }));
     const r = await run(["instances", "restart", subdomain, "--wait", "--json"]);
     expect(r.code, r.stderr).toBe(EXIT.failed);
     expect(r.json()).toMatchObject({ type: "instance.restart", status: "failed", error: { code: "machine_stuck" } });

@@ -3,7 +3,7 @@ import { FlyProvider, type FlyProviderOptions } from "@/lib/compute/fly";
 import { instanceAppName } from "@/lib/compute/naming";
 import { ComputeError, type MachineRef, type ProvisionSpec, type RenderedConfig } from "@/lib/compute/types";
 import { createFlyFake, type FlyFake, type FlyFakeOptions, type FlyFault } from "@/tests/fakes/fly-api";
-import { mockServer } from "./msw";
+import { mockServer } from "../support/msw";
 
 const TOKEN = "fly-test-token";
 const IMAGE = "ghcr.io/openclaw/openclaw:2026.11.20";

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { idempotencyKey, instance } from "@/db/schema";
-import { operationRequested } from "@/inngest/events/operation-requested";
+import { operationRequested } from "@/lib/jobs/events";
 import { makeReconcile } from "@/inngest/functions/reconcile";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
 import { finishOperation } from "@/lib/services/operation-progress";
@@ -20,7 +20,7 @@ import {
   runOnInngest,
   testDeps,
   type InstanceRow,
-} from "./operation-harness";
+} from "../support/operation-harness";
 
 // The reconciler (a cron function) on Inngest's own execution engine, against
 // real PGlite rows: what it re-sends, fails, repairs and forgets. Other tests'

@@ -2,6 +2,8 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { processRuntime } from "@/inngest/runtime";
+import { hasInstalledDeps } from "@/lib/deps";
 
 /**
  * The API's route files served over real HTTP, as Next.js would route them:
@@ -61,7 +63,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * Serves the route files on a free port. The services' events go to the
+ * process's runtime (inngest/runtime.ts, embedded: the in-process runner),
+ * unless the test installed its own Deps first (tests/webhooks/harness.ts).
+ */
 export async function startApiServer(): Promise<TestServer> {
+  if (!hasInstalledDeps()) processRuntime();
   const routes = discoverRoutes().sort((a, b) => rank(a).localeCompare(rank(b)));
   const modules = new Map<string, Record<string, unknown>>();
   const load = async (file: string) => {
