@@ -20,6 +20,7 @@ const spec: ProvisionSpec = {
   instanceId: "inst_7k2m9q4x",
   subdomain: "alice",
   region: "iad",
+  image: IMAGE,
   gatewayToken: GATEWAY_TOKEN,
   config,
 };
@@ -41,7 +42,6 @@ function provider(overrides: Partial<FlyProviderOptions> = {}) {
     token: TOKEN,
     org: "personal",
     apiBaseUrl: "https://api.machines.dev",
-    image: IMAGE,
     instanceDomain: "myopenclaw.app",
     now: fake.clock.now,
     sleep: async (ms) => fake.clock.advance(ms),

@@ -12,7 +12,14 @@ const config: RenderedConfig = {
   env: { OPENCLAW_LOG_LEVEL: "info" },
   secrets: { ANTHROPIC_API_KEY: SECRET },
 };
-const spec: ProvisionSpec = { instanceId: "inst_local01", subdomain: "bob", region: "fra", gatewayToken: "gw-token-local-0123456789", config };
+const spec: ProvisionSpec = {
+  instanceId: "inst_local01",
+  subdomain: "bob",
+  region: "fra",
+  image: "ghcr.io/openclaw/openclaw:2026.11.20",
+  gatewayToken: "gw-token-local-0123456789",
+  config,
+};
 
 let now: number;
 let dir: string;
