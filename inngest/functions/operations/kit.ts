@@ -105,8 +105,9 @@ export interface OperationRun {
    * `apply` the machine must start and its assistant answer healthy, and an instance that was
    * stopped is stopped again. If it does not get there, `restore` puts the previous state back,
    * verified the same way, and the answer is a rolled-back failure (`rolledBack` words it from
-   * the reason). If restoring fails too, the run fails for good (`restoreFailed`), and the
-   * instance is marked failed.
+   * the reason; `restored` is false when the provider refused the change for good before the
+   * machine changed, so there was nothing to put back). If restoring fails too, the run fails
+   * for good (`restoreFailed`), and the instance is marked failed.
    */
   verifiedChange(ref: MachineRef, change: VerifiedChange): Promise<FinishOutcome>;
 }
@@ -115,7 +116,7 @@ export interface OperationRun {
 export interface VerifiedChange {
   apply(): Promise<void>;
   restore(): Promise<void>;
-  rolledBack(reason: { code: string; message: string }): FinishOutcome;
+  rolledBack(reason: { code: string; message: string }, restored: boolean): FinishOutcome;
   restoreFailed(reason: { code: string; message: string }, restoring: { code: string; message: string }): Error;
 }
 
@@ -196,7 +197,7 @@ export function operationRun(deps: Deps, step: Step, op: LoadedOperation): Opera
         } catch (restoreErr) {
           throw change.restoreFailed(reason, parseOperationError(restoreErr as Error));
         }
-        return change.rolledBack(reason);
+        return change.rolledBack(reason, !untouched);
       }
     },
   };

@@ -19,21 +19,25 @@ export const upgrade: OperationSteps = async (run) => {
     const db = await run.deps.db();
     const l = await loadOperation(db, run.op.id);
     if (!l) throw permanent("operation_missing", `Operation ${run.op.id} no longer exists.`);
-    const versions = await upgradeOf(db, l.op);
-    if (!versions) throw permanent("unsupported_version", `Operation ${run.op.id} does not name two offered versions.`);
-    return versions;
+    return upgradeOf(db, l.op);
   });
+  // Versions are never deleted, so only a hand-made operation gets here; the machine is left alone.
+  if (!u) return { ok: false, code: "unsupported_version", message: `Operation ${run.op.id} does not name two offered versions.`, rolledBack: true };
   return run.verifiedChange(ref, {
     apply: () => run.change("change-image", (compute) => compute.changeImage(ref, u.to.image)),
     restore: () => run.change("roll-back-image", (compute) => compute.changeImage(ref, u.from.image)),
-    rolledBack: (reason) => ({
-      ok: false,
-      code: "upgrade_rolled_back",
-      message:
-        `OpenClaw ${u.to.version} (${u.to.image}) did not come up: ${sentence(reason.message)} ` +
-        `The instance was put back on ${u.from.version} and runs it again.`,
-      rolledBack: true,
-    }),
+    rolledBack: (reason, restored) =>
+      restored
+        ? {
+            ok: false,
+            code: "upgrade_rolled_back",
+            message:
+              `OpenClaw ${u.to.version} (${u.to.image}) did not come up: ${sentence(reason.message)} ` +
+              `The instance was put back on ${u.from.version} and runs it again.`,
+            rolledBack: true,
+          }
+        : // Refused before the machine changed: nothing was rolled back, and the provider's code says why.
+          { ok: false, code: reason.code, message: `${sentence(reason.message)} The instance still runs ${u.from.version}.`, rolledBack: true },
     restoreFailed: (reason, r) =>
       permanent(
         "upgrade_failed",
