@@ -1,7 +1,9 @@
 import { and, count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { operation } from "@/db/schema";
+import { openclawVersion, operation } from "@/db/schema";
+import { processRuntime } from "@/inngest/runtime";
+import { ComputeError, type LocalProvider } from "@/lib/compute";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { useRealPostgres } from "../support/real-postgres";
 import { useApiServer } from "../support/security";
@@ -72,5 +74,30 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
     const [{ n }] = (await db.select({ n: count() }).from(operation).where(eq(operation.accountId, me.accountId))) as [{ n: number }];
     expect(n).toBe(1);
     expect(results.filter((r) => r.headers.get("idempotent-replayed") === "true").length).toBe(statuses[202]! - 1);
+  });
+
+  it("lets exactly one of concurrent upgrades and restarts of one instance start an operation; the others get 409", async () => {
+    const me = await createAccount({ plan: "business", limits: { heavy: 1000, account: 10_000 } });
+    const api = client(server.url, me.token);
+    const version = `2099.${process.pid}.1-race`;
+    await (await getDb()).insert(openclawVersion).values({ version, image: `ghcr.io/openclaw/openclaw:${version}`, releasedAt: new Date() });
+    const { id } = await createRunningInstance(api, uniqueSubdomain("race-upgrade"));
+    // The winner's operation waits a retry out (about a second) instead of finishing before the losers are answered.
+    (processRuntime().deps.compute() as LocalProvider).failNext("waitForState", new ComputeError("local_wait_timeout", "not yet", { retryable: true }));
+    const results = await Promise.all(
+      ["upgrade", "restart", "upgrade", "restart", "upgrade", "restart"].map((a) =>
+        a === "upgrade" ? api.post(`/api/v1/instances/${id}/upgrade`, { version }) : api.post(`/api/v1/instances/${id}/restart`),
+      ),
+    );
+    const winners = results.filter((r) => r.status === 202);
+    expect(winners).toHaveLength(1);
+    for (const r of results.filter((r) => r.status !== 202)) {
+      expect(r.status).toBe(409);
+      expect(r.body).toMatchObject({ code: "operation_in_progress", operation_id: winners[0]!.body.id });
+    }
+    const db = await getDb();
+    const [{ n }] = (await db.select({ n: count() }).from(operation).where(eq(operation.instanceId, id))) as [{ n: number }];
+    expect(n).toBe(2); // the create, and the one winner
+    expect((await waitForOperation(api, winners[0]!.body.id)).body.status).toBe("succeeded");
   });
 });
