@@ -50,9 +50,10 @@ export function imageRefProblem(ref: string): string | null {
   const m = REFERENCE.exec(ref);
   if (!m) return `"${ref}" is not an image reference (e.g. ${OPENCLAW_IMAGE_REPOSITORY}:2026.11.20, or name@sha256:<64 hex digits>).`;
   const [, domain, , tag, digest] = m;
-  // "host:port/name" parses the same as "name:tag/..." would not; a domain is only one when it looks like one.
-  if (domain && !/[.:]/.test(domain) && domain !== "localhost") {
-    return `"${ref}": "${domain}" is not a registry host; give the image's full name, e.g. ${OPENCLAW_IMAGE_REPOSITORY}:<tag>.`;
+  // A first component without "." or ":" (and not localhost) is no registry but the start of the path
+  // (Docker Hub's "openclaw/openclaw"), so it must be a path component: lower case.
+  if (domain && !/[.:]/.test(domain) && domain !== "localhost" && !new RegExp(`^${PATH_COMPONENT}$`).test(domain)) {
+    return `"${ref}" is not an image reference: repository names are lower case.`;
   }
   if (digest) return null;
   if (!tag) return `"${ref}" has no tag, which means latest: pin a tag or a digest (name@sha256:...).`;

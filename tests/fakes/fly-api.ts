@@ -13,6 +13,8 @@ import { http, HttpResponse, type HttpHandler, type JsonBodyType } from "msw";
  * Fault injection: `inject(route, fault, times)` makes the next `times` calls
  * of a route answer a 5xx, 408, 429 with Retry-After, one of Fly's real
  * capacity errors, a network failure, or succeed but lose the answer.
+ * `failHealth(image)` makes the assistant of any machine running an image
+ * never answer healthy (an OpenClaw release that does not come up).
  *
  * Error bodies are `{"error": "..."}` as Fly sends them. The capacity and
  * lease-conflict texts are Fly's real wording; the other messages are
@@ -139,6 +141,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
   let seq = 0;
   const nextId = (width: number) => (++seq).toString(16).padStart(width, "0");
   const faults = new Map<FlyRoute, FlyFault[]>();
+  const unhealthyImages = new Set<string>();
 
   const state: FlyFakeState = {
     apps: new Map(),
@@ -617,6 +620,8 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       if (!reachable) return new HttpResponse("no such app", { status: 404 });
       const running = [...state.machines.values()].find((m) => m.app === appName && m.state === "started" && gatewayWouldServe(m.config));
       if (!running) return new HttpResponse("no healthy machines", { status: 503 });
+      // The machine runs, but the gateway on this image never becomes live.
+      if (unhealthyImages.has(String(running.config.image))) return HttpResponse.json({ ok: false, status: "starting" }, { status: 503 });
       return HttpResponse.json({ ok: true, status: "live" });
     }),
   ];
@@ -631,6 +636,10 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       const queue = faults.get(route) ?? [];
       for (let i = 0; i < times; i++) queue.push(fault);
       faults.set(route, queue);
+    },
+    /** Machines running `image` boot, but their assistant never answers /healthz healthy. */
+    failHealth(image: string) {
+      unhealthyImages.add(image);
     },
     /** Another client takes the machine's lease (as flyctl would during a deploy). */
     leaseByOther(machineId: string, ttlSeconds = 60) {
