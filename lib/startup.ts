@@ -1,7 +1,7 @@
 import { count } from "drizzle-orm";
 import { database } from "@/db/client";
 import { account } from "@/db/schema";
-import { config } from "./config";
+import { config, type Config } from "./config";
 import { log } from "./log";
 import { upsertAccount } from "./services/accounts";
 import { insertKey } from "./services/keys";
@@ -16,6 +16,7 @@ export const DEMO_EMAIL = "demo@example.com";
  */
 export async function startServer(): Promise<void> {
   const cfg = config();
+  logRules(cfg);
   const db = (await database()).db;
   if (cfg.database.kind === "pglite") {
     const [{ n } = { n: 0 }] = await db.select({ n: count() }).from(account);
@@ -33,6 +34,24 @@ export async function startServer(): Promise<void> {
     jobs: cfg.jobs.kind,
     compute: cfg.compute.kind,
   });
+}
+
+/**
+ * Says at start-up which rules this process applies (DESIGN 2): embedded
+ * relaxations only when nothing of production is configured, or where a
+ * setting opts in explicitly.
+ */
+export function logRules(cfg: Config): void {
+  const links = cfg.publicBaseUrl ? "PUBLIC_BASE_URL" : cfg.trustForwardedHost ? "request host" : "relative";
+  log.info(`${cfg.rules.mode} rules`, {
+    because: cfg.rules.because.length > 0 ? cfg.rules.because : undefined,
+    loopback_webhooks: cfg.allowLoopbackWebhooks ? "allowed" : "refused",
+    absolute_links_from: links,
+    client_address_from: cfg.clientAddressHeaders.length > 0 ? cfg.clientAddressHeaders : undefined,
+  });
+  if (links === "relative") {
+    log.warn("PUBLIC_BASE_URL is not set and the request's host is not trusted here: Location and Link headers are relative. Set PUBLIC_BASE_URL (or TRUST_FORWARDED_HOST=1 behind a proxy that sets X-Forwarded-Host).");
+  }
 }
 
 function printDemoKey(token: string, dataDir: string) {

@@ -8,7 +8,7 @@ import { afterVerified, needsAfterVerified, verifyToken, type Principal, type Ve
 import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
-import { baseUrlFromRequest } from "./base-url";
+import { baseUrlFromRequest, linkTo } from "./base-url";
 import { parseBody, validate } from "./body";
 import type { ServiceContext } from "./context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
@@ -264,7 +264,7 @@ function safeDecode(v: string): string {
 }
 
 function absolute(req: Request, path: string): string {
-  return new URL(path, baseUrlFromRequest(req) + "/").toString();
+  return linkTo(baseUrlFromRequest(req), path);
 }
 
 function render(req: Request, result: unknown, headers: Headers): Response {
@@ -274,9 +274,9 @@ function render(req: Request, result: unknown, headers: Headers): Response {
     h.set(k, k === "location" || k === "operation-location" ? absolute(req, v) : v);
   }
   if (reply.nextCursor) {
-    const next = new URL(absolute(req, new URL(req.url).pathname + new URL(req.url).search));
+    const next = new URL(req.url);
     next.searchParams.set("cursor", reply.nextCursor);
-    h.set("link", `<${next.toString()}>; rel="next"`);
+    h.set("link", `<${absolute(req, next.pathname + next.search)}>; rel="next"`);
   }
   if (reply.status === 204) return new Response(null, { status: 204, headers: h });
   h.set("content-type", "application/json");

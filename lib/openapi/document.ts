@@ -12,6 +12,7 @@ import {
 import { ERROR_CODES, type ErrorCode } from "../errors";
 import type { Endpoint, Method, PublicEndpoint, RouteDefinition } from "../http/route";
 import { SCOPES } from "../scopes";
+import { exampleBaseUrl } from "../http/base-url";
 import { exampleProblem, problemSchema } from "./errors";
 import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
 import { operationIdFor, paramDoc, pathSegments, tagFor, TAGS } from "./naming";
@@ -319,10 +320,12 @@ function tidySchema({ jsonSchema }: { jsonSchema: Record<string, unknown> }): vo
 
 /** The document as this deployment serves it: its own base URL in `servers` and in the quick start. */
 export function forDeployment(doc: OpenApiDocument, baseUrl: string): OpenApiDocument {
+  // No trusted base (production without PUBLIC_BASE_URL): a relative server, which
+  // OpenAPI resolves against where the document was fetched from.
   return {
     ...doc,
-    info: { ...doc.info, description: apiDescription(baseUrl) },
-    servers: [{ url: baseUrl, description: "This deployment" }],
+    info: { ...doc.info, description: apiDescription(exampleBaseUrl(baseUrl)) },
+    servers: [{ url: baseUrl || "/", description: "This deployment" }],
     externalDocs: { description: "Error codes and what to do about them", url: `${baseUrl}/docs/errors` },
   };
 }
