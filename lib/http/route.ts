@@ -9,10 +9,11 @@ import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
 import { baseUrlFromRequest, linkTo } from "./base-url";
-import { parseBody, validate } from "./body";
+import { parseBody } from "./body";
 import type { ServiceContext } from "./context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
 import { problemResponse } from "./problem";
+import { readQuery } from "./query";
 import { enforceRateLimit } from "./ratelimit";
 import { Reply } from "./reply";
 
@@ -197,12 +198,7 @@ async function execute(
   const params = await routeParams(context);
   const nulParam = Object.entries(params).find(([, v]) => v.includes("\0")) ?? [...url.searchParams].find(([, v]) => v.includes("\0"));
   if (nulParam) throw validationError([{ path: nulParam[0], message: "May not contain NUL characters." }]);
-  const query = e.query ? validate(e.query, Object.fromEntries(url.searchParams), "query").value : undefined;
-  if (!e.query && [...url.searchParams.keys()].length > 0) {
-    throw new ApiError("validation_error", `Unknown query parameter \`${[...url.searchParams.keys()][0]}\`.`, {
-      extra: { errors: [...url.searchParams.keys()].map((k) => ({ path: `query.${k}`, message: "Unknown query parameter." })) },
-    });
-  }
+  const query = readQuery(e.query, url.searchParams);
   const idemKey = req.method === "GET" ? null : readIdempotencyKey(req);
   const { value: body, raw } = await parseBody(req, e.body);
   const effects: (() => Promise<unknown> | unknown)[] = [];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { pageQuery, timestamp } from "./common";
+import { anyOf, pageQuery, timestamp } from "./common";
 
 /** The events an endpoint can subscribe to (DESIGN 3.7). */
 export const WEBHOOK_EVENT_TYPES = ["operation.succeeded", "operation.failed"] as const;
@@ -96,7 +96,7 @@ export const deliveryResource = z
   .meta({ id: "WebhookDelivery" });
 
 export const listDeliveriesQuery = pageQuery("dlv").extend({
-  status: z.enum(DELIVERY_STATUSES).optional().meta({ description: "Only deliveries in this status" }),
+  status: anyOf(z.enum(DELIVERY_STATUSES), "Only deliveries in this status"),
 });
 
 export type CreateWebhookInput = z.output<typeof createWebhookBody>;

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, isNull } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { account, instance } from "@/db/schema";
 import { config } from "../config";
@@ -31,9 +31,13 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
   };
 }
 
-/** A live instance of the account, by id or by subdomain (both address an instance). */
+/**
+ * A live instance of the account, by id or by subdomain (both address an
+ * instance). Hostnames are case-insensitive (RFC 4343): subdomains are stored
+ * lowercase, so `My-Assistant` finds `my-assistant`.
+ */
 export async function findInstance(db: Queryable, accountId: string, idOrSubdomain: string, opts: { lock?: boolean } = {}) {
-  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain);
+  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain.toLowerCase());
   const q = db
     .select()
     .from(instance)
@@ -49,11 +53,11 @@ async function requireInstance(db: Queryable, accountId: string, idOrSubdomain: 
   return row;
 }
 
-export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus }) {
+export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus[] }) {
   const rows = await ctx.db
     .select()
     .from(instance)
-    .where(and(eq(instance.accountId, ctx.account.id), isNull(instance.deletedAt), q.status ? eq(instance.status, q.status) : undefined))
+    .where(and(eq(instance.accountId, ctx.account.id), isNull(instance.deletedAt), q.status ? inArray(instance.status, q.status) : undefined))
     .orderBy(asc(instance.id));
   return rows.map((r) => toInstanceResource(r, ctx.account.plan));
 }

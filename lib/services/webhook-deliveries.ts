@@ -41,7 +41,7 @@ export function toDeliveryResource(row: DeliveryRow): DeliveryResource {
 // ---------------------------------------------------------------------------
 // The API
 
-export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: { limit: number; cursor?: string; status?: DeliveryStatus }) {
+export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: { limit: number; cursor?: string; status?: DeliveryStatus[] }) {
   const endpoint = await findEndpoint(ctx, endpointId);
   const rows = await ctx.db
     .select()
@@ -49,7 +49,7 @@ export async function listDeliveries(ctx: ServiceContext, endpointId: string, q:
     .where(
       and(
         eq(webhookDelivery.endpointId, endpoint.id),
-        q.status ? eq(webhookDelivery.status, q.status) : undefined,
+        q.status ? inArray(webhookDelivery.status, q.status) : undefined,
         q.cursor ? lt(webhookDelivery.id, q.cursor) : undefined,
       ),
     )
