@@ -218,9 +218,10 @@ async function execute(
   } else {
     // A mutation's writes, and its idempotency record, commit together or not at all.
     const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
+    const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
     response = await db.transaction(async (tx) => {
       if (idemKey) {
-        const stored = await claim(tx, principal.account.id, idemKey, fingerprint);
+        const stored = await claim(tx, idemScope, idemKey, fingerprint);
         if (stored) {
           const h = new Headers(headers);
           for (const [k, v] of Object.entries(stored.headers)) h.set(k, v);
@@ -231,7 +232,7 @@ async function execute(
       const res = render(req, await e.handler(ctxFor(tx), input as never, req), headers);
       if (idemKey && res.ok) {
         const text = await res.clone().text();
-        await remember(tx, principal.account.id, idemKey, fingerprint, {
+        await remember(tx, idemScope, idemKey, fingerprint, {
           status: res.status,
           body: text,
           headers: Object.fromEntries(res.headers),

@@ -103,7 +103,9 @@ const IDEMPOTENCY_KEY: oas32.ParameterObject = {
   required: false,
   description:
     "Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer " +
-    "(with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.",
+    "(with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another " +
+    "key, even of the same account, is a new request, so a replay never hands one key what another was given. " +
+    "1-255 printable ASCII characters, bare or in double quotes.",
   schema: { type: "string", minLength: 1, maxLength: 257 },
   example: "deploy-4f9c0d2",
 };
