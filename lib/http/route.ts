@@ -4,7 +4,7 @@ import { getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
 import { ApiError, validationError } from "../errors";
 import { cachedVerification, rememberVerification, tokenDigest } from "../keys/cache";
-import { afterVerified, needsAfterVerified, verifyToken, type Principal, type Verification } from "../keys/verify";
+import { afterVerified, keyStateForCommit, needsAfterVerified, verifyToken, type Principal, type Verification } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
@@ -219,7 +219,12 @@ async function execute(
     // A mutation's writes, and its idempotency record, commit together or not at all.
     const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
     const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
-    response = await db.transaction(async (tx) => {
+    response = await retryOnConflict(() => db.transaction(async (tx) => {
+      effects.length = 0;
+      // The key must still be live when the mutation commits, not only when its headers arrived.
+      const keyState = await keyStateForCommit(tx, principal.key.id);
+      if (keyState === "revoked") throw new ApiError("invalid_api_key", "The API key was revoked while this request was in flight. Nothing was changed.");
+      if (keyState === "expired") throw new ApiError("api_key_expired", "The API key expired while this request was in flight. Nothing was changed.");
       if (idemKey) {
         const stored = await claim(tx, idemScope, idemKey, fingerprint);
         if (stored) {
@@ -239,10 +244,28 @@ async function execute(
         });
       }
       return res;
-    });
+    }));
   }
   for (const fn of effects) runAfter("after-commit", async () => fn());
   return response;
+}
+
+/**
+ * Runs a transaction again when Postgres aborted it as a deadlock victim or a
+ * serialization failure (SQLSTATE 40P01, 40001): e.g. two keys revoking each
+ * other at once, each holding a share lock on its own row. Nothing of an
+ * aborted attempt was committed, so running it again is safe.
+ */
+async function retryOnConflict<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      const e = err as { code?: string; cause?: { code?: string } };
+      const code = e?.code ?? e?.cause?.code;
+      if (i >= attempts || (code !== "40P01" && code !== "40001")) throw err;
+    }
+  }
 }
 
 async function routeParams(context: RouteContext): Promise<Record<string, string>> {

@@ -1,5 +1,5 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import type { Db, Queryable } from "@/db/client";
 import { account, apiKey } from "@/db/schema";
 import { effectiveLimits, PLANS, type EffectiveLimits, type PlanName } from "../plans";
 import type { Scope } from "../scopes";
@@ -63,6 +63,26 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
       key: { id: row.keyId, scopes: row.scopes },
     },
   };
+}
+
+/**
+ * Whether a key may still commit a mutation, read inside the mutation's own
+ * transaction with a share lock on the key's row: a revocation (an UPDATE of
+ * that row) waits for the mutation to commit, and a mutation that reaches
+ * this point after a revocation committed sees it. So once `DELETE /keys/{id}`
+ * has answered, nothing more happens with the key, however slowly a request
+ * made with it arrived (a body still streaming when it was revoked).
+ * Answers null when the key is live, otherwise why not.
+ */
+export async function keyStateForCommit(tx: Queryable, keyId: string, now = new Date()): Promise<"revoked" | "expired" | null> {
+  const [row] = await tx
+    .select({ revokedAt: apiKey.revokedAt, expiresAt: apiKey.expiresAt })
+    .from(apiKey)
+    .where(eq(apiKey.id, keyId))
+    .for("share");
+  if (!row || row.revokedAt) return "revoked";
+  if (row.expiresAt && row.expiresAt <= now) return "expired";
+  return null;
 }
 
 /** Touching last_used_at at most once a minute keeps a write off the hot path. */
