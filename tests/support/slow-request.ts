@@ -1,8 +1,10 @@
 import http from "node:http";
 
+type Answer = { status: number; body: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 export interface SlowRequest {
   /** Sends the rest of the body and ends the request; resolves with the answer. */
-  finish(rest: string): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  finish(rest: string): Promise<Answer>;
 }
 
 /**
@@ -12,9 +14,8 @@ export interface SlowRequest {
  */
 export function slowRequest(baseUrl: string, method: string, path: string, headers: Record<string, string>, start: string): SlowRequest {
   const url = new URL(path, baseUrl);
-  let answered!: Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const req = http.request(url, { method, headers: { ...headers, "transfer-encoding": "chunked" } });
-  answered = new Promise((resolve, reject) => {
+  const answered = new Promise<Answer>((resolve, reject) => {
     req.on("response", (res) => {
       let text = "";
       res.setEncoding("utf8");
