@@ -75,13 +75,20 @@ const HEADERS: Record<string, oas32.HeaderObject> = {
   "X-Request-Id": { description: "This request's id; also `request_id` in error bodies. Quote it to support.", schema: str },
   "X-RateLimit-Limit": { description: "Requests allowed per minute in the window closest to refusing (the key's class limit or the account's ceiling)", schema: int },
   "X-RateLimit-Remaining": { description: "Requests left in that window", schema: int },
-  "X-RateLimit-Reset": { description: "When that window resets, in Unix seconds", schema: int },
+  "X-RateLimit-Reset": {
+    description:
+      "When that window's whole quota is back (the limits are sliding one-minute windows), in Unix seconds, if no request is made meanwhile. Over a limit, `Retry-After` says when the next request is admitted, which is sooner.",
+    schema: int,
+  },
   "RateLimit-Policy": {
     description: 'Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60`',
     schema: str,
   },
-  RateLimit: { description: 'What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60`', schema: str },
-  "Retry-After": { description: "Seconds to wait before retrying", schema: int },
+  RateLimit: {
+    description: 'What is left of each limit (`r`) and in how many seconds its whole quota is back (`t`), e.g. `"key-read";r=119;t=1, "account";r=999;t=1`',
+    schema: str,
+  },
+  "Retry-After": { description: "Seconds to wait before retrying; on a 429, a request made after them is admitted (if no other is made meanwhile)", schema: int },
   Location: { description: "The absolute URL of the created resource or of the operation", schema: { type: "string", format: "uri" } },
   "Operation-Location": { description: "The absolute URL to poll the operation at: `GET /api/v1/operations/{id}`", schema: { type: "string", format: "uri" } },
   Link: { description: 'Present when more items follow: `<url-of-next-page>; rel="next"`', schema: str },
