@@ -7,7 +7,6 @@ import {
   MemoryRateLimiter,
   RATE_WINDOW_MS,
   RateLimiterUnavailable,
-  UpstashRateLimiter,
   type RateCheck,
   type RateLimiter,
 } from "@/lib/ratelimit";
