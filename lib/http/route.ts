@@ -3,8 +3,8 @@ import type { z } from "zod";
 import { getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
 import { ApiError, validationError } from "../errors";
-import { cachedVerification, rememberVerification, tokenDigest } from "../keys/cache";
-import { afterVerified, keyStateForCommit, needsAfterVerified, verifyToken, type Principal, type Verification } from "../keys/verify";
+import { checkToken } from "../keys/token-check";
+import { keyStateForCommit, type Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
@@ -147,16 +147,7 @@ async function authenticate(req: Request, db: Db): Promise<Principal> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) throw new ApiError("invalid_api_key", "The Authorization header must be `Bearer <api key>`.");
   const token = m[1]!;
-  const digest = tokenDigest(token);
-  let v: Verification | null = cachedVerification(digest);
-  if (!v) {
-    v = await verifyToken(db, token);
-    if (v.ok) {
-      rememberVerification(digest, v, v.expiresAt);
-      const verified = v;
-      if (needsAfterVerified(verified)) runAfter("key-last-used", () => afterVerified(db, token, verified));
-    }
-  }
+  const v = await checkToken(db, token, req.headers);
   if (!v.ok) {
     switch (v.reason) {
       case "malformed":

@@ -11,9 +11,22 @@ export interface Principal {
   key: { id: string; scopes: Scope[] };
 }
 
+/** What is stored for a key's secret: enough to check a secret again without the database. */
+export interface StoredSecret {
+  secretHash: string;
+  pepperVersion: number;
+}
+
 export type Verification =
-  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null; expiresAt: Date | null }
-  | { ok: false; reason: "malformed" | "unknown" | "revoked" | "expired" };
+  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null; expiresAt: Date | null; stored: StoredSecret }
+  | {
+      ok: false;
+      reason: "malformed" | "unknown" | "revoked" | "expired";
+      /** For "unknown": whether no key has the token's public id at all, or one has and the secret is wrong. */
+      unknown?: "no_such_key" | "wrong_secret";
+      /** The key's stored secret when the row exists (a wrong secret, revoked, expired). */
+      stored?: StoredSecret;
+    };
 
 /**
  * The key check as an explicit sequence: shape and checksum (no database
@@ -42,13 +55,16 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
     .innerJoin(account, eq(account.id, apiKey.accountId))
     .where(eq(apiKey.shortId, parsed.shortId))
     .limit(1);
-  if (!row || !verifySecret(parsed.secret, row.secretHash, row.pepperVersion, apiKeyPeppers())) {
-    return { ok: false, reason: "unknown" };
+  if (!row) return { ok: false, reason: "unknown", unknown: "no_such_key" };
+  const stored = { secretHash: row.secretHash, pepperVersion: row.pepperVersion };
+  if (!verifySecret(parsed.secret, row.secretHash, row.pepperVersion, apiKeyPeppers())) {
+    return { ok: false, reason: "unknown", unknown: "wrong_secret", stored };
   }
-  if (row.revokedAt) return { ok: false, reason: "revoked" };
-  if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: "expired" };
+  if (row.revokedAt) return { ok: false, reason: "revoked", stored };
+  if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: "expired", stored };
   return {
     ok: true,
+    stored,
     pepperVersion: row.pepperVersion,
     lastUsedAt: row.lastUsedAt,
     expiresAt: row.expiresAt,

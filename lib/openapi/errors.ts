@@ -45,7 +45,7 @@ export const ERROR_ADVICE: Partial<Record<ErrorCode, string>> = {
   webhook_endpoint_disabled:
     "The endpoint is paused (by you, or after failing for too long). Re-enable it with `PATCH {\"enabled\": true}`, then retry.",
   rate_limited:
-    "A rate limit is used up: `limit` says whether it was the key's or the account's. Wait `Retry-After` seconds; spread requests or use more keys for the per-key limits.",
+    "A rate limit is used up: `limit` says whether it was the key's, the account's, or one on failed authentications (`auth-failures-key`, `auth-failures-address`, `auth-failures`). Wait `Retry-After` seconds; spread requests or use more keys for the per-key limits; check the key when authentications fail.",
   internal_error: "Something failed on our side. Retry later, and quote `request_id` if you contact support.",
   service_unavailable: "A service the API depends on is unavailable. Retry after `Retry-After` seconds.",
   rate_limiter_unavailable:
