@@ -1,6 +1,12 @@
 // Next.js calls register() once when a server process starts.
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
-  const { startServer } = await import("./lib/startup");
-  await startServer();
+  const { startServer, failedStart } = await import("./lib/startup");
+  try {
+    await startServer();
+  } catch (err) {
+    // A start that failed must not serve: Next.js would log the error and go on answering
+    // every request with its own 500. Say why, and stop.
+    failedStart(err);
+  }
 }

@@ -37,6 +37,21 @@ export async function startServer(): Promise<void> {
 }
 
 /**
+ * A start that failed (the embedded database locked by another process, a
+ * missing production setting, an unreachable database) stops the process with
+ * the reason and a non-zero exit code, instead of a server that answers
+ * every request with a bare 500.
+ */
+export function failedStart(err: unknown): never {
+  const name = err instanceof Error ? err.name : "Error";
+  const message = err instanceof Error ? err.message : String(err);
+  log.error("start-up failed: not serving", { error: `${name}: ${message}` });
+  // Also as plain text, whatever LOG_LEVEL says: this is the one line an operator must see.
+  process.stderr.write(`\n  Start-up failed, so this server will not serve requests.\n  ${name}: ${message}\n\n`);
+  process.exit(1);
+}
+
+/**
  * Says at start-up which rules this process applies (DESIGN 2): embedded
  * relaxations only when nothing of production is configured, or where a
  * setting opts in explicitly.

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { getDb, type Db, type Tx } from "@/db/client";
+import { DatabaseLockedError, getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
 import { ApiError, validationError } from "../errors";
 import { checkToken } from "../keys/token-check";
@@ -296,6 +296,13 @@ function render(req: Request, result: unknown, headers: Headers): Response {
 
 function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof DatabaseLockedError) {
+    // Normally start-up stops on this (lib/startup.ts); should a request still meet it, it is a 503, not a crash.
+    log.error("database unavailable", { request_id: requestId, error: errorMessage(err) });
+    return new ApiError("service_unavailable", "This server's embedded database is open in another process, so it cannot serve requests. Retry later.", {
+      headers: { "retry-after": "30" },
+    });
+  }
   log.error("unhandled error", { request_id: requestId, error: errorMessage(err) });
   return new ApiError("internal_error", `Something went wrong on our side. Quote request id ${requestId} if you contact support.`);
 }
