@@ -1,6 +1,9 @@
 // Next.js calls register() once when a server process starts.
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  // First: requests under /api/ that Next.js would answer itself get ours (lib/http/front-door.ts).
+  const { installFrontDoor } = await import("./lib/http/front-door");
+  installFrontDoor();
   const { startServer, failedStart } = await import("./lib/startup");
   try {
     await startServer();

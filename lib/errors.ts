@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, title: "Not found" },
   route_not_found: { status: 404, title: "No such route" },
   method_not_allowed: { status: 405, title: "Method not allowed" },
+  invalid_path: { status: 400, title: "Invalid path" },
   malformed_json: { status: 400, title: "Malformed JSON" },
   validation_error: { status: 400, title: "Invalid request" },
   invalid_cursor: { status: 400, title: "Invalid cursor" },

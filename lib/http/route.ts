@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { DatabaseLockedError, getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
@@ -12,7 +11,8 @@ import { baseUrlFromRequest, linkTo } from "./base-url";
 import { parseBody } from "./body";
 import type { ServiceContext } from "./context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
-import { problemResponse } from "./problem";
+import { REFUSED_METHOD_HEADER } from "./front-door";
+import { problemResponse, requestIdFrom } from "./problem";
 import { readQuery } from "./query";
 import { enforceRateLimit } from "./ratelimit";
 import { Reply } from "./reply";
@@ -83,25 +83,41 @@ export function route(defs: RouteDefinition): Record<Method | "OPTIONS", Handler
     const def = defs[m];
     out[m] = def ? (req, c) => run(def, req, c) : (req) => methodNotAllowed(req, allow);
   }
-  out.OPTIONS = async () => new Response(null, { status: 204, headers: { allow } });
+  out.OPTIONS = optionsHandler(allow);
   // A route file may export only its handlers, so the OpenAPI document reads the definition from them.
   for (const k of [...METHODS, "OPTIONS"] as const) Object.assign(out[k], { definition: defs });
   return out;
 }
 
-async function methodNotAllowed(req: Request, allow: string): Promise<Response> {
+async function methodNotAllowed(req: Request, allow: string, method = req.method): Promise<Response> {
   const requestId = requestIdOf(req);
   return problemResponse(
-    new ApiError("method_not_allowed", `${req.method} is not allowed here. Allowed: ${allow}.`, { headers: { allow } }),
+    new ApiError("method_not_allowed", `${method} is not allowed here. Allowed: ${allow}.`, { headers: { allow } }),
     requestId,
   );
 }
 
+/**
+ * OPTIONS for a route whose methods are `allow`: 204 with `Allow` and a request
+ * id; or, for a request the front door handed on for a method outside the API
+ * (TRACE, PROPFIND, ...), 405 with the same `Allow` (lib/http/front-door.ts).
+ */
+export function optionsHandler(allow: string): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const refused = req.headers.get(REFUSED_METHOD_HEADER);
+    if (refused) return methodNotAllowed(req, allow, refused.slice(0, 20));
+    return new Response(null, { status: 204, headers: { allow, "x-request-id": requestIdOf(req), "cache-control": "no-store" } });
+  };
+}
+
+/** Any method on a path no route file serves: a problem+json 404 (the /api and /api/v1 catch-alls). */
+export async function routeNotFound(req: Request): Promise<Response> {
+  return problem(req, new ApiError("route_not_found", `No route ${new URL(req.url).pathname}. See /api/v1/openapi.json for the API's routes.`));
+}
+
 /** Keeps a caller's X-Request-Id when it is a sane token, so logs on both sides line up. */
 function requestIdOf(req: Request): string {
-  const given = req.headers.get("x-request-id");
-  if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return given;
-  return `req_${randomUUID().replaceAll("-", "")}`;
+  return requestIdFrom(req.headers.get("x-request-id"));
 }
 
 async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteContext): Promise<Response> {

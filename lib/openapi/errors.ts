@@ -21,6 +21,7 @@ export const ERROR_ADVICE: Partial<Record<ErrorCode, string>> = {
     "No such resource in this account. Check the id (or, for instances, the subdomain); another account's resources are reported as not found too.",
   route_not_found: "No endpoint has this path. Check it against the API reference at /docs.",
   method_not_allowed: "This path does not accept the method. The `Allow` header lists the methods it does accept.",
+  invalid_path: "The path is not valid percent-encoding of UTF-8 text (a stray `%`, or `%FF`). Encode each path segment with `encodeURIComponent`.",
   malformed_json: "The body is not valid JSON (or not UTF-8). Check quoting and commas, e.g. with `jq . body.json`.",
   validation_error:
     "A field is missing, unknown or invalid. `errors` lists each problem with its `path` (e.g. `scopes[0]`, `query.limit`) and a message.",
