@@ -1,4 +1,6 @@
 import http from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { ApiError } from "../errors";
 import { log } from "../log";
 import { problemResponse, requestIdFrom } from "./problem";
@@ -34,24 +36,36 @@ export type FrontDoorDecision =
   | { kind: "pass" }
   /** Hand on with this request target (path and query) and, if set, as OPTIONS naming the refused method. */
   | { kind: "rewrite"; url: string; refusedMethod?: string }
-  /** Answer here. */
-  | { kind: "answer"; error: ApiError };
+  /** Answer here: a problem, or (`OPTIONS *`) the server's methods. */
+  | { kind: "answer"; error: ApiError }
+  | { kind: "server-options" };
 
 /**
  * What to do with a request, from its method and raw request target (as on the
- * request line: origin form `/api/...?q`, or absolute form `http://host/api/...`).
+ * request line: origin form `/api/...?q`, absolute form `http://host/api/...`,
+ * or asterisk form `*`).
  */
 export function frontDoor(method: string, target: string): FrontDoorDecision {
+  if (target === "*") {
+    // RFC 9110 9.3.7: OPTIONS * asks about the server itself; no other method may name it.
+    if (method === "OPTIONS") return { kind: "server-options" };
+    return { kind: "answer", error: new ApiError("invalid_path", "Only OPTIONS may name the server itself (`*`) as its target.") };
+  }
   let url = target;
+  let absolute = false;
   if (!url.startsWith("/")) {
-    const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(url); // absolute form: keep path and query
-    if (!m) return { kind: "pass" };
+    // Absolute form (RFC 9112 3.2.2), which only proxies send: served as its path and query, on the
+    // Host it names. Next.js would answer it with a redirect to whatever host it names.
+    const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*([^#]*)/.exec(url);
+    if (!m) return { kind: "answer", error: new ApiError("invalid_path", "The request target is neither a path nor an absolute URL.") };
     url = m[1] || "/";
+    if (!url.startsWith("/")) url = "/" + url;
+    absolute = true;
   }
   const q = url.indexOf("?");
   let path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? "" : url.slice(q);
-  if (path !== "/api" && !path.startsWith("/api/")) return { kind: "pass" };
+  if (path !== "/api" && !path.startsWith("/api/")) return absolute ? { kind: "rewrite", url } : { kind: "pass" };
 
   try {
     decodeURIComponent(path);
@@ -67,7 +81,7 @@ export function frontDoor(method: string, target: string): FrontDoorDecision {
       error: new ApiError("route_not_found", "No route has an empty path segment (`//`) or a backslash. See /api/v1/openapi.json for the API's routes."),
     };
   }
-  let rewritten = false;
+  let rewritten = absolute;
   if (path.length > 1 && path.endsWith("/")) {
     // A trailing slash names the same resource: answered as without it, never redirected.
     path = path.slice(0, -1);
@@ -92,7 +106,10 @@ export function handleAtFrontDoor(req: http.IncomingMessage, res: http.ServerRes
   }
   const given = req.headers["x-request-id"];
   const requestId = requestIdFrom(typeof given === "string" ? given : null);
-  const answer = problemResponse(decision.error, requestId, new Headers({ "cache-control": "no-store" }));
+  const answer =
+    decision.kind === "server-options"
+      ? new Response(null, { status: 204, headers: { allow: [...API_METHODS].join(", "), "x-request-id": requestId, "cache-control": "no-store" } })
+      : problemResponse(decision.error, requestId, new Headers({ "cache-control": "no-store" }));
   log.info("request", { request_id: requestId, method: req.method, path: (req.url ?? "").split("?")[0]?.slice(0, 200), status: answer.status, at: "front door" });
   void answer.text().then((body) => {
     const headers: Record<string, string> = {};
@@ -104,6 +121,11 @@ export function handleAtFrontDoor(req: http.IncomingMessage, res: http.ServerRes
 }
 
 const INSTALLED = Symbol.for("moc.frontDoor");
+
+function isApiPath(target: string | undefined): boolean {
+  const path = (target ?? "").replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, "").split("?")[0]!;
+  return path === "/api" || path.startsWith("/api/");
+}
 
 /**
  * Puts the front door in front of every HTTP server of this process: the one
@@ -117,6 +139,17 @@ export function installFrontDoor(): void {
   const emit = proto.emit as (this: http.Server, event: string | symbol, ...args: unknown[]) => boolean;
   proto.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
     if (event === "request" && handleAtFrontDoor(args[0] as http.IncomingMessage, args[1] as http.ServerResponse)) return true;
+    if (event === "upgrade" && isApiPath((args[0] as http.IncomingMessage).url)) {
+      // The API speaks plain HTTP: a request asking to upgrade (WebSocket, h2c) is answered as if it had
+      // not asked, as RFC 9110 7.8 allows, instead of Next.js closing the connection without an answer.
+      const [req, socket, head] = args as [http.IncomingMessage, Duplex, Buffer];
+      if (head?.length) socket.unshift(head);
+      const res = new http.ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as Socket);
+      res.on("finish", () => socket.end());
+      return this.emit("request", req, res);
+    }
     return emit.call(this, event, ...args);
   } as typeof proto.emit;
   proto[INSTALLED] = true;
