@@ -40,6 +40,8 @@ describe.skipIf(!built)("next start: every request under /api/ gets the API's an
     server = await startNextServer({ dataDir: path.join(tmp, "data") });
     token = /moc_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}/.exec(server.output().stdout)?.[0] ?? "";
     expect(token, "the demo key printed at first start").not.toBe("");
+    // Start-up says which rules apply.
+    expect(server.output().stdout).toMatch(/"msg":"embedded rules".*"loopback_webhooks":"allowed"/);
   }, 180_000);
 
   afterAll(async () => {
