@@ -312,15 +312,32 @@ function render(req: Request, result: unknown, headers: Headers): Response {
 
 function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof DatabaseLockedError) {
-    // Normally start-up stops on this (lib/startup.ts); should a request still meet it, it is a 503, not a crash.
+  if (err instanceof DatabaseLockedError || isDatabaseUnavailable(err)) {
+    // A database this server cannot reach (start-up stops on a locked embedded one, lib/startup.ts) is
+    // an outage to retry after, not a crash: 503, nothing executed.
     log.error("database unavailable", { request_id: requestId, error: errorMessage(err) });
-    return new ApiError("service_unavailable", "This server's embedded database is open in another process, so it cannot serve requests. Retry later.", {
-      headers: { "retry-after": "30" },
+    return new ApiError("service_unavailable", "The database (or another service this request needs) cannot be reached, so the request was not executed. Retry shortly.", {
+      headers: { "retry-after": "5" },
     });
   }
   log.error("unhandled error", { request_id: requestId, error: errorMessage(err) });
   return new ApiError("internal_error", `Something went wrong on our side. Quote request id ${requestId} if you contact support.`);
+}
+
+/**
+ * Errors that mean the database cannot be reached or is going away, not that
+ * the request was wrong: socket errors, and SQLSTATE classes 08 (connection
+ * exception), 53300 (too many connections), 57P01-57P03 (shutting down,
+ * cannot connect now). https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === "string" ? e.code : "";
+    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE", "53300", "57P01", "57P02", "57P03"].includes(code)) return true;
+    if (/^08[0-9A-Z]{3}$/.test(code)) return true;
+    if (e instanceof Error && /Connection terminated|connection timeout|PGlite is closed/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** For routes outside the pipeline (the /api/v1 catch-all): a problem+json answer with a request id. */
