@@ -79,7 +79,8 @@ describe("repeated query parameters", () => {
     const db = await getDb();
     const make = async (status: string) => {
       const msg = newId("msg");
-      await db.insert(webhookMessage).values({ id: msg, accountId: me.accountId, eventType: "operation.succeeded", payload: {} });
+      // Already dispatched: the outbox's dispatcher has nothing to do with these.
+      await db.insert(webhookMessage).values({ id: msg, accountId: me.accountId, eventType: "operation.succeeded", payload: {}, dispatchedAt: new Date() });
       const id = newId("dlv");
       await db.insert(webhookDelivery).values({ id, endpointId: wh.body.id, messageId: msg, eventType: "operation.succeeded", status });
       return id;
