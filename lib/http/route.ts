@@ -325,16 +325,17 @@ function toApiError(err: unknown, requestId: string): ApiError {
 }
 
 /**
- * Errors that mean the database cannot be reached or is going away, not that
- * the request was wrong: socket errors, and SQLSTATE classes 08 (connection
- * exception), 53300 (too many connections), 57P01-57P03 (shutting down,
- * cannot connect now). https://www.postgresql.org/docs/current/errcodes-appendix.html
+ * Errors that mean the database cannot be reached or used, not that the
+ * request was wrong: socket errors, and SQLSTATE classes 08 (connection
+ * exception) and 28 (authorization), 3D000 (no such database), 53300 (too many
+ * connections), 57P01-57P03 (shutting down, cannot connect now).
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
 function isDatabaseUnavailable(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
     const code = typeof e.code === "string" ? e.code : "";
-    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE", "53300", "57P01", "57P02", "57P03"].includes(code)) return true;
-    if (/^08[0-9A-Z]{3}$/.test(code)) return true;
+    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE", "3D000", "53300", "57P01", "57P02", "57P03"].includes(code)) return true;
+    if (/^(08|28)[0-9A-Z]{3}$/.test(code)) return true;
     if (e instanceof Error && /Connection terminated|connection timeout|PGlite is closed/i.test(e.message)) return true;
   }
   return false;
