@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
 import { RATE_WINDOW_MS, requestWindows, type RateCheck, type RateLimiter, type RateOutcome, type WindowResult, type WindowSpec } from "./types";
-import { rolled, usedAt, windowResult, windowStart, type WindowCounts } from "./window";
+import { refusalAt, rolled, usedAt, windowResult, windowStart, type WindowCounts } from "./window";
 
 /** Identifiers kept at most: far above the live keys, accounts and failure windows of one process; the least recently used go first. */
 const MAX_WINDOWS = 100_000;
@@ -42,10 +42,7 @@ export class MemoryRateLimiter implements RateLimiter {
 
   knownRefusal(windows: readonly WindowSpec[]): WindowResult[] | null {
     const t = this.now();
-    const counts = windows.map((w) => this.counts(w.id, t));
-    const admits = windows.map((w, i) => usedAt(counts[i]!, t) < w.limit);
-    if (admits.every(Boolean)) return null;
-    return windows.map((w, i) => windowResult(counts[i]!, w.limit, t, admits[i]!));
+    return refusalAt(windows, windows.map((w) => this.counts(w.id, t)), t);
   }
 
   private counts(id: string, t: number): WindowCounts {

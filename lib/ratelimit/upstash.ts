@@ -10,7 +10,7 @@ import {
   type WindowResult,
   type WindowSpec,
 } from "./types";
-import { rolled, usedAt, windowResult, windowStart, type WindowCounts } from "./window";
+import { refusalAt, rolled, usedAt, windowResult, windowStart, type WindowCounts } from "./window";
 
 export interface UpstashRateLimiterOptions {
   /** UPSTASH_REDIS_REST_URL */
@@ -146,9 +146,7 @@ export class UpstashRateLimiter implements RateLimiter {
       const c = this.known.get(w.id);
       return c ? rolled(c, t) : { start: windowStart(t), previous: 0, current: 0 };
     });
-    const admits = windows.map((w, i) => usedAt(counts[i]!, t) < w.limit);
-    if (admits.every(Boolean)) return null;
-    return windows.map((w, i) => windowResult(counts[i]!, w.limit, t, admits[i]!));
+    return refusalAt(windows, counts, t);
   }
 }
 

@@ -1,4 +1,4 @@
-import { RATE_WINDOW_MS, type WindowResult } from "./types";
+import { RATE_WINDOW_MS, type WindowResult, type WindowSpec } from "./types";
 
 /**
  * The sliding-window counter both limiters keep (the algorithm of
@@ -69,4 +69,14 @@ export function windowResult(counts: WindowCounts, limit: number, now: number, s
     reset: availableAt(counts, now, 0),
     success,
   };
+}
+
+/**
+ * The windows' results at `t` from their counts, without counting anything,
+ * when at least one of them refuses; null when all would admit.
+ */
+export function refusalAt(windows: readonly WindowSpec[], counts: readonly WindowCounts[], t: number): WindowResult[] | null {
+  const admits = windows.map((w, i) => usedAt(counts[i]!, t) < w.limit);
+  if (admits.every(Boolean)) return null;
+  return windows.map((w, i) => windowResult(counts[i]!, w.limit, t, admits[i]!));
 }
