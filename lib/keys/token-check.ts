@@ -35,8 +35,8 @@ const memory = () =>
 /**
  * The API-key check with failed authentications limited (DESIGN 3.1), as a
  * sequence:
- *  1. shape and checksum: a malformed token is refused for free;
- *  2. a verified key remembered briefly (lib/keys/cache.ts);
+ *  1. a verified key remembered briefly (lib/keys/cache.ts);
+ *  2. shape and checksum: a malformed token is refused for free;
  *  3. a token known to fail (no such key id, revoked, expired, wrong secret) is
  *     refused without a database query, and the failure counted;
  *  4. a token this process cannot vouch for (its key id unseen here, or its
@@ -51,11 +51,11 @@ const memory = () =>
  * failures are over a limit.
  */
 export async function checkToken(db: Db, token: string, headers: Pick<Headers, "get">): Promise<Verification> {
+  const digest = tokenDigest(token);
+  const cached = cachedVerification(digest); // only well-formed tokens are ever remembered
+  if (cached) return cached;
   const parsed = parseToken(token);
   if (!parsed) return { ok: false, reason: "malformed" };
-  const digest = tokenDigest(token);
-  const cached = cachedVerification(digest);
-  if (cached) return cached;
 
   const m = memory();
   const subject: FailureSubject = { claimedKeyId: parsed.shortId, clientAddress: clientAddress(headers, config().clientAddressHeaders) };
