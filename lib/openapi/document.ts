@@ -152,11 +152,11 @@ function commonErrors(method: Method, e: Endpoint, path: string): ErrorCode[] {
   const codes: ErrorCode[] = ["validation_error", "malformed_json", "missing_api_key", "invalid_api_key", "api_key_expired"];
   codes.push("plan_without_api_access", "cookies_not_allowed");
   if (e.scope !== "any") codes.push("insufficient_scope");
-  if (path.includes("{")) codes.push("not_found");
+  if (path.includes("{")) codes.push("not_found", "invalid_path");
   if (queryKeys(e).includes("cursor")) codes.push("invalid_cursor");
   codes.push("payload_too_large", "unsupported_media_type");
   if (MUTATIONS.has(method)) codes.push("invalid_idempotency_key", "idempotency_key_in_use", "idempotency_key_reused");
-  codes.push("rate_limited", "rate_limiter_unavailable");
+  codes.push("rate_limited", "rate_limiter_unavailable", "service_unavailable");
   return codes;
 }
 
