@@ -42,7 +42,7 @@ export async function enforceRateLimit(principal: Principal, rateClass: RateClas
       : undefined;
   if (refused) {
     const [which, w] = refused;
-    const retryAfter = retryAfterSeconds(w, now);
+    const retryAfter = retryAfterSeconds([outcome.key, outcome.account], now);
     throw new ApiError(
       "rate_limited",
       which === "key"
@@ -79,7 +79,11 @@ export function limitHeaders(windows: readonly (readonly [string, WindowResult])
   };
 }
 
-/** Whole seconds until a refusing window admits the next request: at least 1. */
-export function retryAfterSeconds(w: WindowResult, now: number): number {
-  return Math.max(1, Math.ceil((Math.min(w.retryAt, w.reset) - now) / 1000));
+/**
+ * Whole seconds until every refusing window admits the next request (at least
+ * 1): a client that waits them out is admitted by all of them.
+ */
+export function retryAfterSeconds(windows: readonly WindowResult[], now: number): number {
+  const at = Math.max(now, ...windows.filter((w) => !w.success).map((w) => Math.min(w.retryAt, w.reset)));
+  return Math.max(1, Math.ceil((at - now) / 1000));
 }

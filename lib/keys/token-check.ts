@@ -108,7 +108,7 @@ async function failed(subject: FailureSubject, v: Failure): Promise<Failure> {
 function tooManyFailures(results: NamedResults): ApiError {
   const now = rateLimiter().now();
   const [name, w] = results.find(([, r]) => !r.success) ?? results[0]!;
-  const retryAfter = retryAfterSeconds(w, now);
+  const retryAfter = retryAfterSeconds(results.map(([, r]) => r), now);
   const which = name === "auth-failures-key" ? "for this key id" : name === "auth-failures-address" ? "from this address" : "overall";
   return new ApiError(
     "rate_limited",

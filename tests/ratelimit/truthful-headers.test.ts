@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { retryAfterSeconds } from "@/lib/http/ratelimit";
 import { createRateLimiter, RATE_WINDOW_MS, resetRateLimiter, setRateLimiter, type RateLimiter } from "@/lib/ratelimit";
 import { client, createAccount } from "../support/fixtures";
 import { useApiServer } from "../support/security";
@@ -74,5 +75,17 @@ describe("rate-limit headers by the clock", () => {
     } finally {
       await relay.close();
     }
+  });
+});
+
+describe("Retry-After when several windows refuse", () => {
+  it("waits for the last of them, so that every window admits the retry", () => {
+    const now = 1_000_000;
+    const win = (retryIn: number, success = false) => ({ limit: 5, remaining: 0, retryAt: now + retryIn, reset: now + 90_000, success });
+    expect(retryAfterSeconds([win(1_500), win(30_001)], now)).toBe(31);
+    expect(retryAfterSeconds([win(30_001), win(1_500)], now)).toBe(31);
+    // A window that admitted (the request was refused by the other) does not hold the retry back.
+    expect(retryAfterSeconds([win(0, true), win(1_500)], now)).toBe(2);
+    expect(retryAfterSeconds([win(0)], now)).toBe(1);
   });
 });
