@@ -83,11 +83,14 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
 
 /**
  * Whether a key may still commit a mutation, read inside the mutation's own
- * transaction with a share lock on the key's row: a revocation (an UPDATE of
- * that row) waits for the mutation to commit, and a mutation that reaches
- * this point after a revocation committed sees it. So once `DELETE /keys/{id}`
- * has answered, nothing more happens with the key, however slowly a request
- * made with it arrived (a body still streaming when it was revoked).
+ * transaction with a FOR KEY SHARE lock on the key's row. A revocation locks
+ * the row FOR UPDATE first (revokeKey, revokeKeyByOperator), which waits for
+ * every mutation holding the key share to commit; a mutation that reaches this
+ * point after a revocation committed sees it. So once a revocation has
+ * answered, nothing more happens with the key, however slowly a request made
+ * with it arrived (a body still streaming when it was revoked). KEY SHARE, not
+ * SHARE: recording the key's last use (an UPDATE of other columns) must not
+ * queue the key's concurrent mutations behind one another.
  * Answers null when the key is live, otherwise why not.
  */
 export async function keyStateForCommit(tx: Queryable, keyId: string, now = new Date()): Promise<"revoked" | "expired" | null> {
@@ -95,7 +98,7 @@ export async function keyStateForCommit(tx: Queryable, keyId: string, now = new 
     .select({ revokedAt: apiKey.revokedAt, expiresAt: apiKey.expiresAt })
     .from(apiKey)
     .where(eq(apiKey.id, keyId))
-    .for("share");
+    .for("key share");
   if (!row || row.revokedAt) return "revoked";
   if (row.expiresAt && row.expiresAt <= now) return "expired";
   return null;

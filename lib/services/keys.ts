@@ -97,6 +97,7 @@ export async function getKey(ctx: ServiceContext, id: string) {
  * insufficient_scope naming the scopes it lacks.
  */
 export async function revokeKey(ctx: ServiceContext, id: string): Promise<void> {
+  // FOR UPDATE: waits for the key's mutations in flight (they hold FOR KEY SHARE until they commit).
   const [target] = await ctx.db
     .select({ scopes: apiKey.scopes })
     .from(apiKey)
