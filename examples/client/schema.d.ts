@@ -286,7 +286,9 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
+         * @description The next request made with the key is refused, and a mutation it still has in flight does not commit. A key can revoke only keys whose every scope it holds itself (otherwise 403 `insufficient_scope` with `missing_scopes`).
+         *
+         *     Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
          */
         delete: operations["deleteApiKey"];
         options?: never;
@@ -1079,7 +1081,7 @@ export interface components {
              * @description A stable, machine-readable code: branch on this
              * @enum {string}
              */
-            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "malformed_json" | "validation_error" | "invalid_cursor" | "unsupported_version" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "rate_limiter_unavailable";
+            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "unsupported_version" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
             /**
              * @description Also in the `X-Request-Id` header; quote it to support
              * @example req_4f9c0d2a7b1e4c3d9a8b7c6d5e4f3a2b
@@ -1096,8 +1098,8 @@ export interface components {
             missing_scopes?: string[];
             /** @description `operation_in_progress`: the operation that holds the instance */
             operation_id?: string;
-            /** @description `rate_limited`: which limit was hit (`key` or `account`); `instance_limit_reached`: the plan's instance limit */
-            limit?: ("key" | "account") | number;
+            /** @description `rate_limited`: which limit was hit (`key` or `account`, or a limit on failed authentications); `instance_limit_reached`: the plan's instance limit */
+            limit?: ("key" | "account" | "auth-failures-key" | "auth-failures-address" | "auth-failures") | number;
             /**
              * @description `rate_limited`: the request's rate class
              * @enum {string}
@@ -1112,7 +1114,7 @@ export interface components {
     responses: never;
     parameters: {
         /**
-         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
          * @example deploy-4f9c0d2
          */
         IdempotencyKey: string;
@@ -1125,13 +1127,13 @@ export interface components {
         "X-RateLimit-Limit": number;
         /** @description Requests left in that window */
         "X-RateLimit-Remaining": number;
-        /** @description When that window resets, in Unix seconds */
+        /** @description When that window's whole quota is back (the limits are sliding one-minute windows), in Unix seconds, if no request is made meanwhile. Over a limit, `Retry-After` says when the next request is admitted, which is sooner. */
         "X-RateLimit-Reset": number;
         /** @description Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60` */
         "RateLimit-Policy": string;
-        /** @description What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60` */
+        /** @description What is left of each limit (`r`) and in how many seconds its whole quota is back (`t`), e.g. `"key-read";r=119;t=1, "account";r=999;t=1` */
         RateLimit: string;
-        /** @description Seconds to wait before retrying */
+        /** @description Seconds to wait before retrying; on a 429, a request made after them is admitted (if no other is made meanwhile) */
         "Retry-After": number;
         /** @description The absolute URL of the created resource or of the operation */
         Location: string;
@@ -1257,7 +1259,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1267,7 +1269,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1276,8 +1278,8 @@ export interface operations {
     listInstances: {
         parameters: {
             query?: {
-                /** @description Only instances in this status */
-                status?: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+                /** @description Only instances in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed")[];
             };
             header?: never;
             path?: never;
@@ -1385,7 +1387,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1395,7 +1397,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1406,7 +1408,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1550,7 +1552,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1560,7 +1562,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1593,7 +1595,7 @@ export interface operations {
                     "application/json": components["schemas"]["Instance"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1602,7 +1604,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -1691,7 +1693,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1701,7 +1703,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1712,7 +1714,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1743,7 +1745,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1752,7 +1754,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -1868,7 +1870,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1878,7 +1880,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1889,7 +1891,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1922,7 +1924,7 @@ export interface operations {
                     "application/json": components["schemas"]["Instance"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1931,7 +1933,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2047,7 +2049,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2057,7 +2059,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2090,7 +2092,7 @@ export interface operations {
                     "application/json": components["schemas"]["AgentsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2099,7 +2101,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2188,7 +2190,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2198,7 +2200,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2209,7 +2211,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2244,7 +2246,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2253,7 +2255,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2369,7 +2371,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2379,7 +2381,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2412,7 +2414,7 @@ export interface operations {
                     "application/json": components["schemas"]["IntegrationsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2421,7 +2423,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2510,7 +2512,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2520,7 +2522,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2531,7 +2533,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2566,7 +2568,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2575,7 +2577,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2691,7 +2693,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2701,7 +2703,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2734,7 +2736,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2743,7 +2745,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2832,7 +2834,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2842,7 +2844,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2853,7 +2855,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2888,7 +2890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2897,7 +2899,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3013,7 +3015,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3023,7 +3025,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3034,7 +3036,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3065,7 +3067,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3074,7 +3076,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3190,7 +3192,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3200,7 +3202,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3211,7 +3213,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3242,7 +3244,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3251,7 +3253,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3367,7 +3369,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3377,7 +3379,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3388,7 +3390,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3419,7 +3421,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3428,7 +3430,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3544,7 +3546,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3554,7 +3556,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3565,7 +3567,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3600,7 +3602,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`, `unsupported_version`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`, `unsupported_version`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3609,7 +3611,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key" | "unsupported_version";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key" | "unsupported_version";
                     };
                 };
             };
@@ -3725,7 +3727,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3735,7 +3737,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3856,7 +3858,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3866,7 +3868,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3877,7 +3879,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4020,7 +4022,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4030,7 +4032,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4063,7 +4065,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4072,7 +4074,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4161,7 +4163,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4171,7 +4173,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4182,7 +4184,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4209,7 +4211,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4218,7 +4220,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -4334,7 +4336,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4344,7 +4346,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4378,10 +4380,12 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only this instance's operations (its id or subdomain) */
-                instance_id?: string;
-                status?: "pending" | "running" | "succeeded" | "failed";
-                type?: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade";
+                /** @description Only this instance's operations (its id or subdomain). Repeat the parameter for several (any of them matches). */
+                instance_id?: string[];
+                /** @description Only operations in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "running" | "succeeded" | "failed")[];
+                /** @description Only operations of this type. Repeat the parameter for several (any of them matches). */
+                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade")[];
             };
             header?: never;
             path?: never;
@@ -4490,7 +4494,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4500,7 +4504,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4534,7 +4538,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4543,7 +4547,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4632,7 +4636,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4642,7 +4646,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4778,7 +4782,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4788,7 +4792,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4903,7 +4907,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4913,7 +4917,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4924,7 +4928,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5067,7 +5071,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5077,7 +5081,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5110,7 +5114,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5119,7 +5123,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -5208,7 +5212,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5218,7 +5222,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5229,7 +5233,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5256,7 +5260,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5265,7 +5269,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5381,7 +5385,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5391,7 +5395,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5402,7 +5406,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5435,7 +5439,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5444,7 +5448,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5560,7 +5564,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5570,7 +5574,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5583,8 +5587,8 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only deliveries in this status */
-                status?: "pending" | "succeeded" | "failed";
+                /** @description Only deliveries in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "succeeded" | "failed")[];
             };
             header?: never;
             path: {
@@ -5611,7 +5615,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"][];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_cursor`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_cursor`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5620,7 +5624,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_cursor";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_cursor";
                     };
                 };
             };
@@ -5709,7 +5713,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5719,7 +5723,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5730,7 +5734,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5761,7 +5765,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5770,7 +5774,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5886,7 +5890,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5896,7 +5900,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5907,7 +5911,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5936,7 +5940,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5945,7 +5949,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -6061,7 +6065,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6071,7 +6075,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
