@@ -1,15 +1,30 @@
-import { and, count, eq } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { openclawVersion, operation } from "@/db/schema";
 import { processRuntime } from "@/inngest/runtime";
 import { ComputeError, type LocalProvider } from "@/lib/compute";
-import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
+import { client, createAccount, type ApiResponse, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { useRealPostgres } from "../support/real-postgres";
 import { useApiServer } from "../support/security";
 
 const pg = useRealPostgres("concurrency on a real Postgres server");
 const server = useApiServer();
+
+type Answer = ApiResponse<{ id: string; code?: string }>;
+
+/** Exactly one of racing requests on instance `id` started an operation; every other got 409 naming it. Answers the winner. */
+async function expectOneWinner(results: Answer[], id: string): Promise<Answer> {
+  const winners = results.filter((r) => r.status === 202);
+  expect(winners).toHaveLength(1);
+  for (const r of results.filter((r) => r.status !== 202)) {
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({ code: "operation_in_progress", operation_id: winners[0]!.body.id });
+  }
+  const [{ n }] = (await (await getDb()).select({ n: count() }).from(operation).where(eq(operation.instanceId, id))) as [{ n: number }];
+  expect(n).toBe(2); // the create, and the one winner
+  return winners[0]!;
+}
 
 const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
 
@@ -35,16 +50,7 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
       api.delete(`/api/v1/instances/${id}`),
       api.delete(`/api/v1/instances/${id}`),
     ]);
-    const winners = results.filter((r) => r.status === 202);
-    expect(winners).toHaveLength(1);
-    for (const r of results.filter((r) => r.status !== 202)) {
-      expect(r.status).toBe(409);
-      expect(r.body).toMatchObject({ code: "operation_in_progress", operation_id: winners[0]!.body.id });
-    }
-    const db = await getDb();
-    const [{ n }] = (await db.select({ n: count() }).from(operation).where(and(eq(operation.instanceId, id)))) as [{ n: number }];
-    expect(n).toBe(2); // the create, and the one winner
-    await waitForOperation(api, winners[0]!.body.id);
+    await waitForOperation(api, (await expectOneWinner(results, id)).body.id);
   });
 
   it("gives a subdomain to exactly one of two accounts racing for it", async () => {
@@ -89,15 +95,6 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
         a === "upgrade" ? api.post(`/api/v1/instances/${id}/upgrade`, { version }) : api.post(`/api/v1/instances/${id}/restart`),
       ),
     );
-    const winners = results.filter((r) => r.status === 202);
-    expect(winners).toHaveLength(1);
-    for (const r of results.filter((r) => r.status !== 202)) {
-      expect(r.status).toBe(409);
-      expect(r.body).toMatchObject({ code: "operation_in_progress", operation_id: winners[0]!.body.id });
-    }
-    const db = await getDb();
-    const [{ n }] = (await db.select({ n: count() }).from(operation).where(eq(operation.instanceId, id))) as [{ n: number }];
-    expect(n).toBe(2); // the create, and the one winner
-    expect((await waitForOperation(api, winners[0]!.body.id)).body.status).toBe("succeeded");
+    expect((await waitForOperation(api, (await expectOneWinner(results, id)).body.id)).body.status).toBe("succeeded");
   });
 });
