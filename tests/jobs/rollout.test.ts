@@ -2,10 +2,12 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { instance, openclawVersion, operation, rolloutInstance } from "@/db/schema";
+import { makeRunRollout } from "@/inngest/functions/run-rollout";
 import { createRuntime, type Runtime } from "@/inngest/runtime";
 import { LocalProvider } from "@/lib/compute/local";
 import type { ComputeProvider } from "@/lib/compute/types";
 import { seal } from "@/lib/crypto";
+import { operationRequested, rolloutAdvanceEvent } from "@/lib/jobs/events";
 import { SEEDED_VERSION } from "@/lib/openclaw/versions";
 import { parseCommandArgs } from "@/lib/operator/command";
 import { findCommand } from "@/lib/operator/commands";
@@ -17,7 +19,9 @@ import {
   openDatabaseFirst,
   recording,
   requestedEvent,
+  runOnInngest,
   silent,
+  testDeps,
   until,
   type InstanceRow,
 } from "../support/operation-harness";
@@ -235,6 +239,40 @@ describe("a rollout", () => {
     for (const item of await firstBatch) expect(resumed).not.toContain(item.operationId);
     expect(second.runner!.runs().some((r) => r.functionId === "run-rollout" && (r.event.data as { reason: string }).reason === "start-up")).toBe(true);
     for (const row of await rows(ids)) expect(row).toMatchObject({ status: "running", version: TO.version });
+  });
+});
+
+describe("run-rollout on Inngest's own execution engine (@inngest/test)", () => {
+  it("starts a batch and sends each upgrade's event; while the batch runs, an advance starts nothing; cancelled, nothing more", async () => {
+    const local = new LocalProvider({ delayMs: 0 });
+    const rt = runtime(local);
+    const { deps, sent } = testDeps(local);
+    const older = { version: `2026.${process.pid}.7-engine`, image: `ghcr.io/openclaw/openclaw:2026.${process.pid}.7-engine` };
+    // Released between the seeded version and TO, so the later test's rollout to the seeded version does not cover these.
+    await admin(rt, "versions add", { tag: older.version, image: older.image, "released-at": "2026-11-25" });
+    await admin(rt, "versions add", { tag: TO.version, "released-at": "2026-12-01" }).catch(() => undefined); // the first test may have added it
+    const instances = await fleet(local, 3, 2, { version: older });
+    // Started with deps that only record what is sent: no run of this file's runner takes it up.
+    const started = await findCommand(["rollout", "start"])!.command.run(
+      { db: await getDb(), send: deps.send, now: deps.now },
+      parseCommandArgs(findCommand(["rollout", "start"])!.command, { to: TO.version, from: older.version, batch: "2" }),
+    );
+    const id = (started.json as RolloutStatus).id;
+    sent.splice(0);
+
+    const first = await runOnInngest(makeRunRollout(deps), rolloutAdvanceEvent(id, "test"));
+    expect(first.error).toBeUndefined();
+    expect(first.result).toEqual({ state: "running", started: 2, busy: 0 });
+    const requested = sent.filter((e) => e.name === operationRequested.name).map((e) => (e.data as { instance_id: string }).instance_id);
+    expect(requested).toEqual(instances.slice(0, 2).map((i) => i.id));
+    expect((await upgradesOf(instances.map((i) => i.id))).map((o) => o.status)).toEqual(["pending", "pending"]);
+
+    const again = await runOnInngest(makeRunRollout(deps), rolloutAdvanceEvent(id, "test"));
+    expect(again.result).toEqual({ state: "running", started: 0, busy: 0 });
+    expect((await admin(rt, "rollout cancel")).json).toMatchObject({ state: "cancelled", counts: { upgrading: 2, pending: 1 } });
+    const after = await runOnInngest(makeRunRollout(deps), rolloutAdvanceEvent(id, "test"));
+    expect(after.result).toEqual({ state: "cancelled", started: 0, busy: 0 });
+    expect(await upgradesOf(instances.map((i) => i.id))).toHaveLength(2);
   });
 });
 
