@@ -28,3 +28,8 @@ export async function resetLocalRunner(): Promise<void> {
     await r.stop();
   }
 }
+
+/** Tests only: make this runner (e.g. one whose sleeps take no time) the process's, until reset. */
+export function setLocalRunner(runner: LocalRunner): void {
+  holder.__mocLocalRunner = runner;
+}

@@ -60,3 +60,8 @@ export function computeProvider(): ComputeProvider {
 export function resetComputeProvider(): void {
   delete holder.__mocComputeProvider;
 }
+
+/** Tests only: use this provider (e.g. one on a fake clock) until reset. */
+export function setComputeProvider(provider: ComputeProvider): void {
+  holder.__mocComputeProvider = provider;
+}

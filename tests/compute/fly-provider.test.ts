@@ -129,14 +129,21 @@ describe("FlyProvider lifecycle", () => {
     expect(c.files[0]!.guest_path).toBe("/data/openclaw.json");
     expect(decode(c.files[0]!.raw_value)).toBe(config.files[0]!.content);
     expect(c.mounts).toEqual([{ volume: ref.volumeId, path: "/data" }]);
-    expect(c.services).toHaveLength(1);
-    expect(c.services[0]).toMatchObject({ protocol: "tcp", internal_port: 3000, autostart: false });
-    expect(c.services[0]!.ports).toEqual([
-      { port: 80, handlers: ["http"], force_https: true },
-      { port: 443, handlers: ["tls", "http"] },
+    expect(c.services).toEqual([
+      {
+        protocol: "tcp",
+        internal_port: 3000,
+        // A stopped instance stays stopped: Fly's proxy must not wake it.
+        autostart: false,
+        autostop: "off",
+        ports: [
+          { port: 80, handlers: ["http"], force_https: true },
+          { port: 443, handlers: ["tls", "http"] },
+        ],
+        checks: [{ type: "http", method: "GET", path: "/healthz", protocol: "http", interval: "15s", timeout: "5s", grace_period: "30s" }],
+      },
     ]);
-    expect(c.services[0]!.checks).toEqual([expect.objectContaining({ type: "http", path: "/healthz", method: "GET" })]);
-    expect(c.metadata).toMatchObject({ moc_instance_id: spec.instanceId });
+    expect(c.metadata).toEqual({ moc_instance_id: spec.instanceId, moc_subdomain: "alice" });
 
     // Booting: not yet started, not yet healthy.
     expect(await fly.getState(ref)).not.toBe("started");
