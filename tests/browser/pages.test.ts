@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "@/lib/errors";
 import { PLANS } from "@/lib/plans";
+import { freePort, hasExecutable } from "../support/services";
 
 /**
  * The pages a person sees, in headless Chromium against a real Next.js server:
@@ -16,24 +16,12 @@ import { PLANS } from "@/lib/plans";
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const SHOTS = path.join(ROOT, "test-results", "browser");
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium) console.log(`tests/browser skipped: ${CHROMIUM} is absent (apt-get install -y chromium fonts-liberation)`);
+const haveChromium = hasExecutable("tests/browser/pages.test.ts (pages in Chromium)", CHROMIUM, "apt-get install -y chromium fonts-dejavu-core");
 
 interface NextServer {
   url: string;
   output(): string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startNext(): Promise<NextServer> {
