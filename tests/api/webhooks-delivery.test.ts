@@ -366,16 +366,19 @@ describe("the outbox", () => {
     expect(await deliveries(api, endpoint.id)).toEqual([]);
 
     jobs.restore();
+    // (The reconciler sees the whole database, where other files may have left pending work:
+    // what this test checks is its own endpoint's deliveries.)
     const out = await jobs.reconcileOnce();
-    expect(out.webhooks).toBe(1);
+    expect(out.webhooks).toBeGreaterThanOrEqual(1);
     expect(rx.requests).toHaveLength(1);
     expect(JSON.parse(rx.requests[0]!.body).data.id).toBe(op.id);
     expect(rx.requests[0]!.verifications[0]!.ok).toBe(true);
     expect((await deliveries(api, endpoint.id))[0]!.status).toBe("succeeded");
 
-    // Dispatched once: the next pass finds nothing to do.
-    expect((await jobs.reconcileOnce()).webhooks).toBe(0);
+    // Dispatched once: the next pass sends this endpoint nothing more.
+    await jobs.reconcileOnce();
     expect(rx.requests).toHaveLength(1);
+    expect(await deliveries(api, endpoint.id)).toHaveLength(1);
   });
 
   it("resumes a delivery whose run was lost, from where its record stands", async () => {
