@@ -5,6 +5,9 @@ import { getDb } from "@/db/client";
 import * as schema from "@/db/schema";
 import { computeProvider, ComputeError, type LocalProvider, type RenderedConfig } from "@/lib/compute";
 import { resetConfig } from "@/lib/config";
+import { allFunctions } from "@/inngest/functions";
+import { resetLocalRunner, setLocalRunner } from "@/inngest/local";
+import { LocalRunner } from "@/lib/jobs/local-runner";
 import { machineRef } from "@/lib/services/operation-progress";
 import {
   ANTHROPIC_KEY,
@@ -38,6 +41,7 @@ const AGENTS = {
 };
 
 const local = () => computeProvider() as LocalProvider;
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 async function instanceRow(id: string) {
   const db = await getDb();
@@ -325,18 +329,34 @@ describe("applying a configuration", () => {
 
   it("answers 409 operation_in_progress while another operation runs on the instance", async () => {
     const { api, id } = await newInstance();
-    // A retryable fault keeps the first operation running for its backoff (about a second).
-    local().failNext("waitForState", new ComputeError("local_wait_timeout", "not yet", { retryable: true }));
-    const first = await api.put(`/api/v1/instances/${id}/provider`, PROVIDER);
-    expect(first.status).toBe(202);
-    expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("updating");
-    const second = await api.put(`/api/v1/instances/${id}/agents`, AGENTS);
-    expect(second.status).toBe(409);
-    expect(second.body).toMatchObject({ code: "operation_in_progress", operation_id: first.body.id });
-    // While it runs, GET still shows the applied (previous) document.
-    expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBeNull();
-    expect((await waitForOperation(api, first.body.id)).body.status).toBe("succeeded");
-    expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBe("anthropic");
+    // A retryable fault, and a runner whose backoff waits until released: the first operation is
+    // still running for as long as the test needs, however slow the machine.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const backoffs: number[] = [];
+    const sleep = async (ms: number) => {
+      backoffs.push(ms);
+      await released;
+    };
+    setLocalRunner(new LocalRunner(allFunctions(), { logger: quiet, sleep }));
+    try {
+      local().failNext("waitForState", new ComputeError("local_wait_timeout", "not yet", { retryable: true }));
+      const first = await api.put(`/api/v1/instances/${id}/provider`, PROVIDER);
+      expect(first.status).toBe(202);
+      await vi.waitFor(() => expect(backoffs).toHaveLength(1));
+      expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("updating");
+      const second = await api.put(`/api/v1/instances/${id}/agents`, AGENTS);
+      expect(second.status).toBe(409);
+      expect(second.body).toMatchObject({ code: "operation_in_progress", operation_id: first.body.id });
+      // While it runs, GET still shows the applied (previous) document.
+      expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBeNull();
+      release();
+      expect((await waitForOperation(api, first.body.id)).body.status).toBe("succeeded");
+      expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBe("anthropic");
+    } finally {
+      release();
+      await resetLocalRunner();
+    }
   });
 
   it("answers 409 invalid_instance_state for a failed instance, even for an unchanged document", async () => {
