@@ -19,7 +19,7 @@ import {
   TELEGRAM_TOKEN,
   TELEGRAM_TOKEN_2,
 } from "../config-docs/fixtures";
-import { client, createAccount, createKeyFor, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
+import { client, createAccount, createKeyFor, createRunningInstance, holdOperations, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
 
 const server = useApiServer();
@@ -104,13 +104,16 @@ describe("GET config documents", () => {
 describe("PUT /api/v1/instances/{id}/provider", () => {
   it("answers 202 with an instance.configure operation that applies the document, after which GET shows it", async () => {
     const { api, id } = await newInstance();
+    const hold = holdOperations();
     const res = await api.put(`/api/v1/instances/${id}/provider`, PROVIDER);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ type: "instance.configure", status: "pending", instance_id: id, error: null });
     expect(res.headers.get("location")).toBe(`${server.url}/api/v1/operations/${res.body.id}`);
     expect(res.headers.get("operation-location")).toBe(`${server.url}/api/v1/operations/${res.body.id}`);
-    // Set in the request's own transaction (the zero-delay runner may already be done).
-    expect(["updating", "running"]).toContain((await api.get(`/api/v1/instances/${id}`)).body.status);
+    // Set in the request's own transaction; until it is applied, GET shows the previous document.
+    expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("updating");
+    expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBeNull();
+    await hold.resume(res.body.id);
 
     const op = await waitForOperation(api, res.body.id);
     expect(op.body).toMatchObject({ status: "succeeded", error: null });

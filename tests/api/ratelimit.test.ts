@@ -18,6 +18,7 @@ const server = useApiServer();
 // minute boundary cannot blur the counts. (Header seconds are relative to the real clock.)
 const T = Math.floor(Date.now() / 60_000) * 60_000 + 30_000;
 const secondsLeft = (v: string | null) => {
+  expect(v).toMatch(/^\d+$/); // Number(null) would be 0, and pass below
   const n = Number(v);
   expect(n).toBeGreaterThanOrEqual(0);
   expect(n).toBeLessThanOrEqual(60);

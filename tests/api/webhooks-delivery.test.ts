@@ -119,7 +119,7 @@ describe("delivery of operation results", () => {
   });
 
   it("delivers only the events an endpoint subscribes to, to each subscribed endpoint of the account only", async () => {
-    const { me, api, rx, instanceId } = await setup({ events: ["operation.failed"] });
+    const { api, rx, instanceId } = await setup({ events: ["operation.failed"] });
     const both = await receiver();
     await api.post("/api/v1/webhooks", { url: both.url, events: ["operation.succeeded", "operation.failed"] });
     const paused = await receiver();
@@ -139,7 +139,6 @@ describe("delivery of operation results", () => {
     await operate(api, instanceId);
     expect(rx.requests.map((r) => JSON.parse(r.body).type)).toEqual(["operation.failed"]);
     expect(both.requests.map((r) => JSON.parse(r.body).type)).toEqual(["operation.succeeded", "operation.failed"]);
-    expect(me.accountId).toBeTruthy();
   });
 
   it("lists deliveries newest first in cursor pages, filtered by status", async () => {
@@ -348,13 +347,13 @@ describe("secret rotation", () => {
 
   it("a second rotation within the grace period retires the oldest secret at once", async () => {
     const { api, rx, secrets, endpoint, instanceId } = await setup();
-    const first = secrets[0]!;
     const second = (await api.post(`/api/v1/webhooks/${endpoint.id}/rotate-secret`)).body.secret;
     const third = (await api.post(`/api/v1/webhooks/${endpoint.id}/rotate-secret`)).body.secret;
     secrets.push(second, third);
     await operate(api, instanceId);
+    // Signed by the second and third secrets only: the first no longer verifies.
+    expect(header(rx.requests[0]!, "webhook-signature").split(" ")).toHaveLength(2);
     expect(rx.requests[0]!.verifications.map((v) => v.ok)).toEqual([false, true, true]);
-    expect(first).not.toBe(third);
   });
 });
 

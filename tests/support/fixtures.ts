@@ -1,6 +1,9 @@
 import { getDb } from "@/db/client";
-import { apiKey } from "@/db/schema";
+import { apiKey, operation } from "@/db/schema";
 import { eq } from "drizzle-orm";
+import { resetLocalRunner, setLocalRunner } from "@/inngest/local";
+import { LocalRunner } from "@/lib/jobs/local-runner";
+import { requestOperation } from "@/lib/jobs/operations";
 import type { PlanName } from "@/lib/plans";
 import type { Scope, ScopeShortcut } from "@/lib/scopes";
 import type { LimitOverrides } from "@/lib/plans";
@@ -102,4 +105,25 @@ let subdomainCounter = 0;
 /** A subdomain no other test uses. */
 export function uniqueSubdomain(prefix = "box"): string {
   return `${prefix}-${process.pid}-${++subdomainCounter}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/**
+ * Until `resume()`, the process's runner runs nothing: an operation a request starts stays
+ * pending, so a test can look at the API while it is unfinished, however fast the machine.
+ * `resume()` brings the process's own runner back and hands it these operations (as the
+ * reconciler would re-send them).
+ */
+export function holdOperations() {
+  setLocalRunner(new LocalRunner([]));
+  return {
+    async resume(...operationIds: string[]) {
+      await resetLocalRunner();
+      const db = await getDb();
+      for (const id of operationIds) {
+        const [row] = await db.select().from(operation).where(eq(operation.id, id));
+        if (!row) throw new Error(`no operation ${id}`);
+        await requestOperation(row);
+      }
+    },
+  };
 }
