@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ANTHROPIC_KEY, ANTHROPIC_KEY_2, TELEGRAM_TOKEN } from "../config-docs/fixtures";
 import type { FakeMachine } from "../fakes/fly-api";
 import { useFlyApi } from "../support/fly-http";
+import { OPENCLAW_MACHINE } from "../support/openclaw-machine";
 
 // The config documents as a user sends them over HTTP, applied through the Fly
 // Machines API (the stateful fake, over msw): the answers the API gives, and the
@@ -35,8 +36,8 @@ describe("config documents on Fly, over HTTP", () => {
     const m = await fly.machineOf(id);
     const c = configOf(m);
     expect(c.image).toBe("ghcr.io/openclaw/openclaw:2026.11.20");
-    expect(c.init.cmd).toEqual(["node", "dist/index.js", "gateway", "--allow-unconfigured", "--port", "3000", "--bind", "lan"]);
-    expect(c.guest).toEqual({ cpu_kind: "shared", cpus: 2, memory_mb: 2048 });
+    expect(c.init.cmd).toEqual(OPENCLAW_MACHINE.cmd);
+    expect(c.guest).toEqual(OPENCLAW_MACHINE.guest);
     expect(Object.keys(c.env).sort()).toEqual([
       "ANTHROPIC_API_KEY",
       "NODE_OPTIONS",
@@ -54,19 +55,7 @@ describe("config documents on Fly, over HTTP", () => {
     });
     expect(c.env.OPENCLAW_GATEWAY_TOKEN).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(c.mounts).toEqual([{ volume: fly.fake.volumesOf(m.app)[0]!.id, path: "/data" }]);
-    expect(c.services).toEqual([
-      {
-        protocol: "tcp",
-        internal_port: 3000,
-        autostart: false,
-        autostop: "off",
-        ports: [
-          { port: 80, handlers: ["http"], force_https: true },
-          { port: 443, handlers: ["tls", "http"] },
-        ],
-        checks: [{ type: "http", method: "GET", path: "/healthz", protocol: "http", interval: "15s", timeout: "5s", grace_period: "30s" }],
-      },
-    ]);
+    expect(c.services).toEqual(OPENCLAW_MACHINE.services);
     expect(c.metadata).toMatchObject({ moc_instance_id: id });
     const files = filesOf(m);
     expect(Object.keys(files).sort()).toEqual(["/data/openclaw.json", "/data/workspace-main/SOUL.md"]);

@@ -3,6 +3,7 @@ import { FlyProvider, type FlyProviderOptions } from "@/lib/compute/fly";
 import { instanceAppName } from "@/lib/compute/naming";
 import { ComputeError, type MachineRef, type ProvisionSpec, type RenderedConfig } from "@/lib/compute/types";
 import { createFlyFake, type FlyFake, type FlyFakeOptions, type FlyFault } from "@/tests/fakes/fly-api";
+import { OPENCLAW_MACHINE } from "../support/openclaw-machine";
 import { mockServer } from "./msw";
 
 const TOKEN = "fly-test-token";
@@ -116,8 +117,8 @@ describe("FlyProvider lifecycle", () => {
     expect(machines).toHaveLength(1);
     const c = sent(machines[0]!);
     expect(c.image).toBe(IMAGE);
-    expect(c.init.cmd).toEqual(["node", "dist/index.js", "gateway", "--allow-unconfigured", "--port", "3000", "--bind", "lan"]);
-    expect(c.guest).toEqual({ cpu_kind: "shared", cpus: 2, memory_mb: 2048 });
+    expect(c.init.cmd).toEqual(OPENCLAW_MACHINE.cmd);
+    expect(c.guest).toEqual(OPENCLAW_MACHINE.guest);
     expect(c.env).toEqual({
       OPENCLAW_LOG_LEVEL: "info",
       ANTHROPIC_API_KEY: SECRET,
@@ -129,20 +130,7 @@ describe("FlyProvider lifecycle", () => {
     expect(c.files[0]!.guest_path).toBe("/data/openclaw.json");
     expect(decode(c.files[0]!.raw_value)).toBe(config.files[0]!.content);
     expect(c.mounts).toEqual([{ volume: ref.volumeId, path: "/data" }]);
-    expect(c.services).toEqual([
-      {
-        protocol: "tcp",
-        internal_port: 3000,
-        // A stopped instance stays stopped: Fly's proxy must not wake it.
-        autostart: false,
-        autostop: "off",
-        ports: [
-          { port: 80, handlers: ["http"], force_https: true },
-          { port: 443, handlers: ["tls", "http"] },
-        ],
-        checks: [{ type: "http", method: "GET", path: "/healthz", protocol: "http", interval: "15s", timeout: "5s", grace_period: "30s" }],
-      },
-    ]);
+    expect(c.services).toEqual(OPENCLAW_MACHINE.services);
     expect(c.metadata).toEqual({ moc_instance_id: spec.instanceId, moc_subdomain: "alice" });
 
     // Booting: not yet started, not yet healthy.
