@@ -62,7 +62,7 @@ export function checkReports(legs: LegReport[]): Verdict {
     summary.push(`${leg}: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped`);
     if (report.numTotalTests === 0) problems.push(`${leg}: ran no test`);
     if (report.numFailedTests > 0 || (report.numFailedTestSuites ?? 0) > 0 || !report.success) {
-      problems.push(`${leg}: ${report.numFailedTests} failed tests, ${report.numFailedTestSuites ?? 0} failed files`);
+      problems.push(`${leg}: ${report.numFailedTests} failed tests, ${report.numFailedTestSuites ?? 0} failed suites`);
     }
     let listed = 0;
     for (const file of report.testResults) {

@@ -64,7 +64,7 @@ describe("checkReports", () => {
     expect(checkReports([{ leg: "x", report: todo }]).problems).toEqual(["x: todo: tests/unit/a.test.ts > later"]);
     expect(checkReports([{ leg: "x", report: { ...clean, numPendingTests: 3 } }]).problems).toEqual(["x: 3 more tests skipped"]);
     const failed = report([{ file: "tests/unit/a.test.ts", name: "a works", status: "failed" }]);
-    expect(checkReports([{ leg: "x", report: failed }]).problems).toEqual(["x: 1 failed tests, 0 failed files"]);
+    expect(checkReports([{ leg: "x", report: failed }]).problems).toEqual(["x: 1 failed tests, 0 failed suites"]);
     expect(checkReports([{ leg: "x", report: report([]) }]).problems).toEqual(["x: ran no test"]);
     expect(checkReports([{ leg: "x", report: { missing: "no such file" } }]).problems).toEqual(["x: no report (no such file)"]);
     expect(checkReports([]).ok).toBe(false);
