@@ -366,10 +366,10 @@ describe("the outbox", () => {
     expect(await deliveries(api, endpoint.id)).toEqual([]);
 
     jobs.restore();
-    // (The reconciler sees the whole database, where other files may have left pending work:
-    // what this test checks is its own endpoint's deliveries.)
-    const out = await jobs.reconcileOnce();
-    expect(out.webhooks).toBeGreaterThanOrEqual(1);
+    // Nothing was delivered before the reconciler ran, and its pass delivers it. (How many events its
+    // drain found is not asserted: on a shared Postgres server it also sees, and may set going, what
+    // other files left behind, and that can drain this message before the drain step looks.)
+    await jobs.reconcileOnce();
     expect(rx.requests).toHaveLength(1);
     expect(JSON.parse(rx.requests[0]!.body).data.id).toBe(op.id);
     expect(rx.requests[0]!.verifications[0]!.ok).toBe(true);
