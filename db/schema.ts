@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   boolean,
   index,
+  type AnyPgColumn,
   integer,
   jsonb,
   pgTable,
@@ -10,11 +11,14 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+import { UNFINISHED, type InstanceStatus, type OperationStatus, type OperationType } from "@/lib/operations/lifecycle";
 import type { LimitOverrides, PlanName } from "@/lib/plans";
 import type { Scope } from "@/lib/scopes";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 const created = () => ts("created_at").notNull().defaultNow();
+/** `status in ('pending', 'running')`, from the lifecycle's list, for the partial indexes on unfinished operations. */
+const isUnfinished = (status: AnyPgColumn) => sql`${status} in ${sql.raw(`(${UNFINISHED.map((s) => `'${s}'`).join(", ")})`)}`;
 
 export const account = pgTable("account", {
   id: text("id").primaryKey(),
@@ -61,7 +65,7 @@ export const instance = pgTable(
       .references(() => account.id, { onDelete: "cascade" }),
     subdomain: text("subdomain").notNull(),
     name: text("name"),
-    status: text("status").notNull(),
+    status: text("status").$type<InstanceStatus>().notNull(),
     flyRegion: text("fly_region").notNull(),
     /** Where the provider put it; null until provisioning has created them. */
     appName: text("app_name"),
@@ -91,8 +95,8 @@ export const operation = pgTable(
     instanceId: text("instance_id")
       .notNull()
       .references(() => instance.id, { onDelete: "cascade" }),
-    type: text("type").notNull(),
-    status: text("status").notNull(),
+    type: text("type").$type<OperationType>().notNull(),
+    status: text("status").$type<OperationStatus>().notNull(),
     /** What the operation needs beyond the instance (e.g. the config to apply). */
     input: jsonb("input").$type<Record<string, unknown>>(),
     error: jsonb("error").$type<{ code: string; message: string }>(),
@@ -107,11 +111,11 @@ export const operation = pgTable(
     // two concurrent requests cannot both start one.
     uniqueIndex("operation_one_active_per_instance")
       .on(t.instanceId)
-      .where(sql`${t.status} in ('pending', 'running')`),
+      .where(isUnfinished(t.status)),
     index("operation_account_idx").on(t.accountId, t.id),
     index("operation_unfinished_idx")
       .on(t.deadlineAt)
-      .where(sql`${t.status} in ('pending', 'running')`),
+      .where(isUnfinished(t.status)),
   ],
 );
 
@@ -134,6 +138,13 @@ export const idempotencyKey = pgTable(
     accountId: text("account_id")
       .notNull()
       .references(() => account.id, { onDelete: "cascade" }),
+    /**
+     * The API key that sent the request: stored requests are scoped to it
+     * (DESIGN 3.5), so a replay never hands one key what another was given.
+     */
+    apiKeyId: text("api_key_id")
+      .notNull()
+      .references(() => apiKey.id, { onDelete: "cascade" }),
     key: text("key").notNull(),
     /** SHA-256 of method, path and body: the same key with another request is refused. */
     requestHash: text("request_hash").notNull(),
@@ -144,7 +155,10 @@ export const idempotencyKey = pgTable(
     createdAt: created(),
     expiresAt: ts("expires_at").notNull(),
   },
-  (t) => [primaryKey({ name: "idempotency_key_pkey", columns: [t.accountId, t.key] }), index("idempotency_key_expires_idx").on(t.expiresAt)],
+  (t) => [
+    primaryKey({ name: "idempotency_key_pkey", columns: [t.apiKeyId, t.key] }),
+    index("idempotency_key_expires_idx").on(t.expiresAt),
+  ],
 );
 
 export const webhookEndpoint = pgTable(

@@ -1,132 +1,102 @@
 /**
- * Operator commands against the configured database (the embedded one under
- * DATA_DIR, or DATABASE_URL):
+ * Operator commands (`npm run admin -- <command> ...`; `npm run admin -- help`
+ * lists them). The commands are defined once in lib/operator/commands.ts.
  *
- *   npm run admin -- create-key --email <email> --plan <starter|pro|business> [--scopes <list>] [--name <name>] [--json]
- *   npm run admin -- set-plan   --email <email> --plan <starter|pro|business>
- *   npm run admin -- revoke-key --key <key_... | moc_...>
- *   npm run admin -- set-limits --email <email> [--read N] [--write N] [--heavy N] [--account N] | --reset
+ * Where a command runs:
+ * - with `--server <url>` (or MOC_OPERATOR_URL), in that server, authenticated
+ *   with MOC_OPERATOR_TOKEN;
+ * - else, when an embedded server of this DATA_DIR is running (it holds the
+ *   embedded database, which allows one process), in that server, found
+ *   through DATA_DIR/server.json and DATA_DIR/operator-token;
+ * - else, here, against the configured database (the embedded one under
+ *   DATA_DIR, or DATABASE_URL), unless the command needs a running server.
+ *
+ * Exit codes: 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs } from "node:util";
-import { z } from "zod";
 import { closeDatabase, database, DatabaseLockedError } from "@/db/client";
-import { ConfigError } from "@/lib/config";
-import { PLAN_NAMES, type LimitOverrides, type PlanName } from "@/lib/plans";
-import { scopeOrShortcutSchema } from "@/lib/scopes";
-import { findAccountByEmail, revokeKeyByOperator, setLimitOverrides, setPlan, upsertAccount } from "@/lib/services/accounts";
-import { insertKey } from "@/lib/services/keys";
+import { config, ConfigError } from "@/lib/config";
+import { isFlag, parseCommandArgs, UsageError, type OperatorCommand } from "@/lib/operator/command";
+import { findCommand, OPERATOR_COMMANDS } from "@/lib/operator/commands";
+import { findEmbeddedServer } from "@/lib/operator/access";
 
-class UsageError extends Error {}
+function usage(): string {
+  const width = Math.max(...OPERATOR_COMMANDS.map((c) => c.name.length));
+  return [
+    "Usage: npm run admin -- <command> [options] [--json] [--server <url>]",
+    "",
+    ...OPERATOR_COMMANDS.flatMap((c) => [`  ${c.name.padEnd(width)}  ${c.summary}`, `  ${"".padEnd(width)}    ${c.name} ${c.usage}`]),
+  ].join("\n");
+}
 
-const USAGE = `Usage:
-  npm run admin -- create-key --email <email> --plan <${PLAN_NAMES.join("|")}> [--scopes <list>] [--name <name>] [--json]
-  npm run admin -- set-plan --email <email> --plan <${PLAN_NAMES.join("|")}>
-  npm run admin -- revoke-key --key <key_... | moc_...>
-  npm run admin -- set-limits --email <email> [--read N] [--write N] [--heavy N] [--account N] | --reset`;
+/** argv after the command's name -> the command's raw arguments, by its own schema's field names. */
+function readArgs(cmd: OperatorCommand, argv: string[]): { args: Record<string, unknown>; json: boolean; server?: string } {
+  const options: Record<string, { type: "string" | "boolean" }> = { json: { type: "boolean" }, server: { type: "string" } };
+  for (const [name, schema] of Object.entries(cmd.args.shape)) {
+    if (!cmd.positionals?.includes(name)) options[name] = { type: isFlag(schema as never) ? "boolean" : "string" };
+  }
+  const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  const names = cmd.positionals ?? [];
+  if (positionals.length > names.length) throw new UsageError(`Unexpected argument ${positionals[names.length]}`);
+  const args: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) if (k !== "json" && k !== "server") args[k] = v;
+  names.forEach((n, i) => {
+    if (positionals[i] !== undefined) args[n] = positionals[i];
+  });
+  return { args, json: values.json === true, server: values.server as string | undefined };
+}
 
-const email = (v: string | undefined) => {
-  const r = z.email().safeParse(v);
-  if (!r.success) throw new UsageError("--email: give a valid email address");
-  return r.data;
-};
-const plan = (v: string | undefined): PlanName => {
-  if (!v || !(PLAN_NAMES as string[]).includes(v)) throw new UsageError(`--plan: one of ${PLAN_NAMES.join(", ")}`);
-  return v as PlanName;
-};
-const perMinute = (name: string, v: string | undefined) => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new UsageError(`--${name}: a whole number of requests per minute, 1-1000000`);
-  return n;
-};
+async function runRemotely(url: string, token: string, command: string, args: Record<string, unknown>) {
+  let res: Response;
+  try {
+    res = await fetch(new URL("/api/operator/run", url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ command, args }),
+      signal: AbortSignal.timeout(120_000),
+    });
+  } catch (err) {
+    throw new Error(`Could not reach the server at ${url}: ${(err as Error).message}`);
+  }
+  const body = (await res.json().catch(() => null)) as { text?: string; json?: unknown; detail?: string; code?: string } | null;
+  if (res.ok && body) return { text: body.text ?? "", json: body.json };
+  if (res.status === 400 && body?.code === "validation_error") throw new UsageError(body.detail ?? "Invalid arguments");
+  throw new Error(`The server at ${url} answered ${res.status}: ${body?.detail ?? "no details"}`);
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      email: { type: "string" },
-      plan: { type: "string" },
-      scopes: { type: "string" },
-      name: { type: "string" },
-      key: { type: "string" },
-      json: { type: "boolean", default: false },
-      read: { type: "string" },
-      write: { type: "string" },
-      heavy: { type: "string" },
-      account: { type: "string" },
-      reset: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  const out = (human: string, json: unknown) => console.log(values.json ? JSON.stringify(json) : human);
-
-  switch (command) {
-    case "create-key": {
-      const e = email(values.email);
-      const p = plan(values.plan);
-      const scopes = (values.scopes ?? "all").split(",").map((s) => s.trim()).filter(Boolean);
-      const parsed = z.array(scopeOrShortcutSchema).min(1).safeParse(scopes);
-      if (!parsed.success) throw new UsageError(`--scopes: a comma-separated list of scopes or read, write, all (got ${values.scopes})`);
-      const db = (await database()).db;
-      const result = await db.transaction(async (tx) => {
-        const acct = await upsertAccount(tx, e, p);
-        const key = await insertKey(tx, acct.id, { name: values.name ?? "admin", scopes: parsed.data });
-        return { acct, key };
-      });
-      out(
-        `Account ${result.acct.id} (${e}, ${p}). New key ${result.key.id} with scopes ${result.key.scopes.join(", ")}.\n` +
-          `Token (shown this once):\n${result.key.token}`,
-        { account_id: result.acct.id, key_id: result.key.id, token: result.key.token },
-      );
-      return 0;
-    }
-    case "set-plan": {
-      const e = email(values.email);
-      const p = plan(values.plan);
-      const row = await setPlan((await database()).db, e, p);
-      if (!row) throw new UsageError(`No account with email ${e}`);
-      out(`Account ${row.id} (${e}) is now on the ${p} plan.`, { account_id: row.id, plan: p });
-      return 0;
-    }
-    case "revoke-key": {
-      const key = values.key;
-      if (!key || !/^(key_|moc_)/.test(key)) throw new UsageError("--key: a key id (key_...) or prefix (moc_...)");
-      const done = await revokeKeyByOperator((await database()).db, key);
-      if (!done) throw new UsageError(`No live key ${key}`);
-      out(`Revoked ${key}.`, { revoked: key });
-      return 0;
-    }
-    case "set-limits": {
-      const e = email(values.email);
-      const overrides: LimitOverrides = {
-        read: perMinute("read", values.read),
-        write: perMinute("write", values.write),
-        heavy: perMinute("heavy", values.heavy),
-        account: perMinute("account", values.account),
-      };
-      const given = Object.values(overrides).some((v) => v !== undefined);
-      if (values.reset === given) throw new UsageError("set-limits: give --reset, or at least one of --read, --write, --heavy, --account");
-      const db = (await database()).db;
-      let merged: LimitOverrides | null = null;
-      if (!values.reset) {
-        const acct = await findAccountByEmail(db, e);
-        if (!acct) throw new UsageError(`No account with email ${e}`);
-        merged = { ...acct.limitOverrides, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
-      }
-      const result = await setLimitOverrides(db, e, merged);
-      if (!result) throw new UsageError(`No account with email ${e}`);
-      const l = result.limits;
-      out(
-        `Account ${result.account.id} (${e}): per key read ${l.rate.read}, write ${l.rate.write}, heavy ${l.rate.heavy}; account ${l.accountPerMinute} per minute` +
-          (values.reset ? " (the plan's)." : "."),
-        { account_id: result.account.id, limits: { read: l.rate.read, write: l.rate.write, heavy: l.rate.heavy, account: l.accountPerMinute } },
-      );
-      return 0;
-    }
-    default:
-      throw new UsageError(command ? `Unknown command ${command}` : "No command given");
+  if (argv.length === 0) throw new UsageError("No command given");
+  if (["help", "--help", "-h"].includes(argv[0]!)) {
+    console.log(usage());
+    return 0;
   }
+  const found = findCommand(argv);
+  if (!found) throw new UsageError(`Unknown command ${argv.slice(0, 2).join(" ")}`);
+  const { command } = found;
+  const { args, json, server } = readArgs(command, argv.slice(found.used));
+  const print = (r: { text: string; json: unknown }) => console.log(json ? JSON.stringify(r.json) : r.text);
+
+  const explicit = server ?? process.env.MOC_OPERATOR_URL;
+  if (explicit) {
+    const token = process.env.MOC_OPERATOR_TOKEN;
+    if (!token) throw new UsageError("MOC_OPERATOR_TOKEN: set it to the server's operator token (OPERATOR_TOKEN) to use --server");
+    print(await runRemotely(explicit, token, command.name, args));
+    return 0;
+  }
+  const cfg = config();
+  const embedded = cfg.database.kind === "pglite" ? findEmbeddedServer(cfg.dataDir) : null;
+  if (embedded) {
+    print(await runRemotely(embedded.url, embedded.token, command.name, args));
+    return 0;
+  }
+  if (command.where === "server") {
+    throw new UsageError(
+      `${command.name} runs in the server: start it (npm run dev), or give --server <url> with MOC_OPERATOR_TOKEN.`,
+    );
+  }
+  const parsed = parseCommandArgs(command, args);
+  print(await command.run({ db: (await database()).db }, parsed));
+  return 0;
 }
 
 main(process.argv.slice(2))
@@ -137,7 +107,7 @@ main(process.argv.slice(2))
   .catch(async (err: unknown) => {
     await closeDatabase().catch(() => undefined);
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      console.error(`${(err as Error).message}\n\n${USAGE}`);
+      console.error(`${(err as Error).message}\n\n${usage()}`);
       process.exit(2);
     }
     if (err instanceof DatabaseLockedError || err instanceof ConfigError) {

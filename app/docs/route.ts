@@ -1,4 +1,5 @@
 import { ApiReference } from "@scalar/nextjs-api-reference";
+import { SECURITY_SCHEME } from "@/lib/openapi/document";
 import { FAVICON } from "@/lib/openapi/guide";
 import { scalarBundle } from "@/lib/openapi/scalar";
 
@@ -18,6 +19,8 @@ const config = {
   telemetry: false,
   hideDownloadButton: false,
   defaultOpenAllTags: true,
+  // Without it "Try it" opens on "No authentication selected": a pasted key should work at once.
+  authentication: { preferredSecurityScheme: SECURITY_SCHEME },
   showDeveloperTools: "never" as const,
   agent: { disabled: true },
   mcp: { disabled: true },

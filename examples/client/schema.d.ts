@@ -258,7 +258,9 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
+         * @description The next request made with the key is refused, and a mutation it still has in flight does not commit. A key can revoke only keys whose every scope it holds itself (otherwise 403 `insufficient_scope` with `missing_scopes`).
+         *
+         *     Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
          */
         delete: operations["deleteApiKey"];
         options?: never;
@@ -972,7 +974,7 @@ export interface components {
              * @description A stable, machine-readable code: branch on this
              * @enum {string}
              */
-            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "malformed_json" | "validation_error" | "invalid_cursor" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
+            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
             /**
              * @description Also in the `X-Request-Id` header; quote it to support
              * @example req_4f9c0d2a7b1e4c3d9a8b7c6d5e4f3a2b
@@ -989,8 +991,8 @@ export interface components {
             missing_scopes?: string[];
             /** @description `operation_in_progress`: the operation that holds the instance */
             operation_id?: string;
-            /** @description `rate_limited`: which limit was hit (`key` or `account`); `instance_limit_reached`: the plan's instance limit */
-            limit?: ("key" | "account") | number;
+            /** @description `rate_limited`: which limit was hit (`key` or `account`, or a limit on failed authentications); `instance_limit_reached`: the plan's instance limit */
+            limit?: ("key" | "account" | "auth-failures-key" | "auth-failures-address" | "auth-failures") | number;
             /**
              * @description `rate_limited`: the request's rate class
              * @enum {string}
@@ -1005,7 +1007,7 @@ export interface components {
     responses: never;
     parameters: {
         /**
-         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
          * @example deploy-4f9c0d2
          */
         IdempotencyKey: string;
@@ -1018,13 +1020,13 @@ export interface components {
         "X-RateLimit-Limit": number;
         /** @description Requests left in that window */
         "X-RateLimit-Remaining": number;
-        /** @description When that window resets, in Unix seconds */
+        /** @description When that window's whole quota is back (the limits are sliding one-minute windows), in Unix seconds, if no request is made meanwhile. Over a limit, `Retry-After` says when the next request is admitted, which is sooner. */
         "X-RateLimit-Reset": number;
         /** @description Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60` */
         "RateLimit-Policy": string;
-        /** @description What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60` */
+        /** @description What is left of each limit (`r`) and in how many seconds its whole quota is back (`t`), e.g. `"key-read";r=119;t=1, "account";r=999;t=1` */
         RateLimit: string;
-        /** @description Seconds to wait before retrying */
+        /** @description Seconds to wait before retrying; on a 429, a request made after them is admitted (if no other is made meanwhile) */
         "Retry-After": number;
         /** @description The absolute URL of the created resource or of the operation */
         Location: string;
@@ -1150,7 +1152,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1160,7 +1162,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1169,8 +1171,8 @@ export interface operations {
     listInstances: {
         parameters: {
             query?: {
-                /** @description Only instances in this status */
-                status?: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "deleting" | "failed";
+                /** @description Only instances in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "deleting" | "failed")[];
             };
             header?: never;
             path?: never;
@@ -1278,7 +1280,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1288,7 +1290,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1299,7 +1301,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1443,7 +1445,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1453,7 +1455,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1486,7 +1488,7 @@ export interface operations {
                     "application/json": components["schemas"]["Instance"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1495,7 +1497,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -1584,7 +1586,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1594,7 +1596,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1605,7 +1607,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1636,7 +1638,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1645,7 +1647,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -1761,7 +1763,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1771,7 +1773,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1804,7 +1806,7 @@ export interface operations {
                     "application/json": components["schemas"]["AgentsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1813,7 +1815,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -1902,7 +1904,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1912,7 +1914,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1923,7 +1925,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1958,7 +1960,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1967,7 +1969,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2083,7 +2085,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2093,7 +2095,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2126,7 +2128,7 @@ export interface operations {
                     "application/json": components["schemas"]["IntegrationsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2135,7 +2137,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2224,7 +2226,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2234,7 +2236,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2245,7 +2247,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2280,7 +2282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2289,7 +2291,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2405,7 +2407,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2415,7 +2417,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2448,7 +2450,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2457,7 +2459,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2546,7 +2548,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2556,7 +2558,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2567,7 +2569,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2602,7 +2604,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2611,7 +2613,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2727,7 +2729,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2737,7 +2739,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2748,7 +2750,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2779,7 +2781,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2788,7 +2790,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2904,7 +2906,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2914,7 +2916,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2925,7 +2927,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2956,7 +2958,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2965,7 +2967,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3081,7 +3083,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3091,7 +3093,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3102,7 +3104,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3133,7 +3135,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3142,7 +3144,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3258,7 +3260,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3268,7 +3270,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3389,7 +3391,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3399,7 +3401,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3410,7 +3412,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3553,7 +3555,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3563,7 +3565,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3596,7 +3598,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3605,7 +3607,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -3694,7 +3696,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3704,7 +3706,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3715,7 +3717,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3742,7 +3744,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3751,7 +3753,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3867,7 +3869,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3877,7 +3879,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3911,10 +3913,12 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only this instance's operations (its id or subdomain) */
-                instance_id?: string;
-                status?: "pending" | "running" | "succeeded" | "failed";
-                type?: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure";
+                /** @description Only this instance's operations (its id or subdomain). Repeat the parameter for several (any of them matches). */
+                instance_id?: string[];
+                /** @description Only operations in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "running" | "succeeded" | "failed")[];
+                /** @description Only operations of this type. Repeat the parameter for several (any of them matches). */
+                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure")[];
             };
             header?: never;
             path?: never;
@@ -4023,7 +4027,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4033,7 +4037,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4067,7 +4071,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4076,7 +4080,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4165,7 +4169,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4175,7 +4179,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4311,7 +4315,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4321,7 +4325,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4332,7 +4336,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4475,7 +4479,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4485,7 +4489,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4518,7 +4522,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4527,7 +4531,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4616,7 +4620,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4626,7 +4630,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4637,7 +4641,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4664,7 +4668,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4673,7 +4677,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -4789,7 +4793,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4799,7 +4803,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4810,7 +4814,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4843,7 +4847,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4852,7 +4856,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -4968,7 +4972,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4978,7 +4982,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4991,8 +4995,8 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only deliveries in this status */
-                status?: "pending" | "succeeded" | "failed";
+                /** @description Only deliveries in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "succeeded" | "failed")[];
             };
             header?: never;
             path: {
@@ -5019,7 +5023,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"][];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_cursor`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_cursor`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5028,7 +5032,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_cursor";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_cursor";
                     };
                 };
             };
@@ -5117,7 +5121,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5127,7 +5131,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5138,7 +5142,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5169,7 +5173,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5178,7 +5182,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5294,7 +5298,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5304,7 +5308,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5315,7 +5319,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5344,7 +5348,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5353,7 +5357,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5469,7 +5473,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5479,7 +5483,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };

@@ -4,8 +4,8 @@ import { webhookUrlMode } from "@/lib/services/webhooks";
 import { attemptDelivery, ATTEMPT_TIMEOUT_MS } from "@/lib/webhooks/attempt";
 import { MAX_ATTEMPTS } from "@/lib/webhooks/schedule";
 import { signHeaders } from "@/lib/webhooks/signing";
-import { webhookDeliveryRequested } from "../events/webhooks";
-import type { JobDeps } from "../deps";
+import type { Deps } from "@/lib/deps";
+import { webhookDeliveryRequested } from "@/lib/jobs/events";
 
 export interface DeliverWebhookOptions {
   /** One attempt's deadline; tests shorten it to exercise timeouts quickly. */
@@ -22,7 +22,7 @@ export interface DeliverWebhookOptions {
  * the secrets; `record-N` writes it to the delivery, so a database hiccup
  * retries the write, not the POST. At most 5 attempts run at once per endpoint.
  */
-export function makeDeliverWebhook(deps: JobDeps, options: DeliverWebhookOptions = {}) {
+export function makeDeliverWebhook(deps: Deps, options: DeliverWebhookOptions = {}) {
   const timeoutMs = options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
   return defineFunction({
     id: "deliver-webhook",

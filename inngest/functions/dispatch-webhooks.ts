@@ -1,7 +1,7 @@
 import { defineFunction } from "@/lib/jobs/types";
 import { fanOutMessages } from "@/lib/services/webhook-deliveries";
-import { deliveryRequested, webhookMessagesPending } from "../events/webhooks";
-import type { JobDeps } from "../deps";
+import type { Deps } from "@/lib/deps";
+import { deliveryRequestedEvent, messagesPendingEvent, webhookMessagesPending } from "@/lib/jobs/events";
 
 /** Batches one run fans out before handing the rest to a fresh run (each batch is one step). */
 const MAX_BATCHES = 20;
@@ -13,7 +13,7 @@ const MAX_BATCHES = 20;
  * costs a few empty runs, never a double fan-out (the unique index on
  * message and endpoint is the backstop).
  */
-export function makeDispatchWebhooks(deps: JobDeps) {
+export function makeDispatchWebhooks(deps: Deps) {
   return defineFunction({
     id: "dispatch-webhooks",
     trigger: { event: webhookMessagesPending },
@@ -26,11 +26,11 @@ export function makeDispatchWebhooks(deps: JobDeps) {
         const batch = await step.run(`fan-out-${i}`, async () => fanOutMessages(await deps.db(), deps.now()));
         messages += batch.messages;
         deliveries += batch.deliveries.length;
-        if (batch.deliveries.length > 0) await step.sendEvent(`deliver-${i}`, batch.deliveries.map(deliveryRequested));
+        if (batch.deliveries.length > 0) await step.sendEvent(`deliver-${i}`, batch.deliveries.map(deliveryRequestedEvent));
         if (batch.messages === 0) return { messages, deliveries };
       }
       // A backlog bigger than one run: carry on in a new run rather than one endless one.
-      await step.sendEvent("continue", { name: webhookMessagesPending.name, data: { reason: "backlog" } });
+      await step.sendEvent("continue", messagesPendingEvent("backlog"));
       return { messages, deliveries, continued: true };
     },
   });

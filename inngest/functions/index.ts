@@ -1,11 +1,11 @@
 import type { AnyFunctionDefinition } from "@/lib/jobs/types";
-import { defaultDeps, type JobDeps } from "../deps";
+import type { Deps } from "@/lib/deps";
 import { makeDeliverWebhook } from "./deliver-webhook";
 import { makeDispatchWebhooks } from "./dispatch-webhooks";
 import { makeReconcile } from "./reconcile";
 import { makeRunOperation } from "./run-operation";
 
-/** Every durable function, built with its dependencies. */
-export function allFunctions(deps: JobDeps = defaultDeps): AnyFunctionDefinition[] {
+/** Every durable function, built with its dependencies (inngest/runtime.ts hands them in). */
+export function allFunctions(deps: Deps): AnyFunctionDefinition[] {
   return [makeRunOperation(deps), makeReconcile(deps), makeDispatchWebhooks(deps), makeDeliverWebhook(deps)];
 }

@@ -1,17 +1,10 @@
 import { defineFunction } from "@/lib/jobs/types";
-import {
-  deleteExpiredIdempotencyKeys,
-  failStuckOperations,
-  pendingOperations,
-  repairStatus,
-  settledInstances,
-  statusForMachine,
-} from "@/lib/services/maintenance";
+import { statusForMachine } from "@/lib/operations/lifecycle";
+import { deleteExpiredIdempotencyKeys, failStuckOperations, pendingOperations, repairStatus, restingInstances } from "@/lib/services/maintenance";
 import { machineRef } from "@/lib/services/operation-progress";
 import { webhookBacklogEvents } from "@/lib/services/webhook-deliveries";
-import type { InstanceStatus } from "@/lib/schemas/instances";
-import { operationEvent } from "@/lib/jobs/operations";
-import type { JobDeps } from "../deps";
+import type { Deps } from "@/lib/deps";
+import { operationRequestedEvent } from "@/lib/jobs/events";
 
 /** A pending operation this old has probably lost its event. */
 const RESEND_AFTER_MS = 60_000;
@@ -22,7 +15,7 @@ const RESEND_AFTER_MS = 60_000;
  * machines when they drifted (a machine stopped or vanished behind our back),
  * forgets expired idempotency keys, and restarts stuck webhook deliveries.
  */
-export function makeReconcile(deps: JobDeps) {
+export function makeReconcile(deps: Deps) {
   return defineFunction({
     id: "reconcile",
     trigger: { cron: "* * * * *" },
@@ -31,14 +24,14 @@ export function makeReconcile(deps: JobDeps) {
     async handler({ step }) {
       const resent = await step.run("resend-pending", async () => {
         const ops = await pendingOperations(await deps.db(), deps.now(), RESEND_AFTER_MS);
-        await deps.send(ops.map(operationEvent));
+        await deps.send(ops.map(operationRequestedEvent));
         return ops.map((o) => o.id);
       });
       const failed = await step.run("fail-stuck", async () => failStuckOperations(await deps.db(), deps.now()));
       const repaired = await step.run("repair-drift", async () => {
         const db = await deps.db();
         const out: { instance_id: string; from: string; to: string }[] = [];
-        for (const inst of await settledInstances(db)) {
+        for (const inst of await restingInstances(db)) {
           const ref = machineRef(inst);
           if (!ref) continue;
           let state;
@@ -49,8 +42,8 @@ export function makeReconcile(deps: JobDeps) {
           } catch {
             continue; // the provider is unreachable: no evidence of drift
           }
-          const to = statusForMachine(inst.status as InstanceStatus, state);
-          if (to && (await repairStatus(db, inst.id, inst.status as InstanceStatus, to, observedAt))) {
+          const to = statusForMachine(inst.status, state);
+          if (to && (await repairStatus(db, inst.id, inst.status, to, observedAt))) {
             out.push({ instance_id: inst.id, from: inst.status, to });
           }
         }

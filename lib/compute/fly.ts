@@ -1,7 +1,9 @@
 import { z } from "zod";
+import { OPENCLAW_GATEWAY_PORT, OPENCLAW_STATE_DIR } from "../openclaw/runtime";
 import { instanceAppName } from "./naming";
 import {
   ComputeError,
+  MACHINE_STATES,
   type ComputeProvider,
   type HealthResult,
   type MachineRef,
@@ -38,8 +40,6 @@ export interface FlyProviderOptions {
   now?: () => number;
 }
 
-const GATEWAY_PORT = 3000;
-const STATE_DIR = "/data";
 const MACHINE_NAME = "openclaw";
 const VOLUME_NAME = "data";
 const VOLUME_SIZE_GB = 1;
@@ -58,9 +58,9 @@ const HEALTH_TIMEOUT_MS = 10_000;
 /** `shared-cpu-2x` with 2 GB, as OpenClaw's Fly guide recommends (512 MB runs out of memory). */
 const GUEST = { cpu_kind: "shared", cpus: 2, memory_mb: 2048 } as const;
 /** fly.toml's `[processes] app = "..."` becomes `init.cmd` (the image's ENTRYPOINT is kept); we do the same. */
-const GATEWAY_CMD = ["node", "dist/index.js", "gateway", "--allow-unconfigured", "--port", String(GATEWAY_PORT), "--bind", "lan"];
+const GATEWAY_CMD = ["node", "dist/index.js", "gateway", "--allow-unconfigured", "--port", String(OPENCLAW_GATEWAY_PORT), "--bind", "lan"];
 const PLATFORM_ENV = {
-  OPENCLAW_STATE_DIR: STATE_DIR,
+  OPENCLAW_STATE_DIR,
   NODE_OPTIONS: "--max-old-space-size=1536",
 } as const;
 
@@ -87,10 +87,7 @@ const STATE_ALIASES: Record<string, MachineState> = {
   restarting: "starting",
   launch_failed: "failed",
 };
-const KNOWN_STATES = new Set<string>([
-  "created", "starting", "started", "stopping", "stopped", "suspending", "suspended",
-  "replacing", "updating", "destroying", "destroyed", "failed",
-]);
+const KNOWN_STATES = new Set<string>(MACHINE_STATES);
 
 /**
  * Wording Fly uses when a host or region cannot fit a machine, as seen in
@@ -449,11 +446,11 @@ export class FlyProvider implements ComputeProvider {
       guest: GUEST,
       env: machineEnv(spec.config, spec.gatewayToken),
       files: machineFiles(spec.config),
-      mounts: [{ volume: volumeId, path: STATE_DIR }],
+      mounts: [{ volume: volumeId, path: OPENCLAW_STATE_DIR }],
       services: [
         {
           protocol: "tcp",
-          internal_port: GATEWAY_PORT,
+          internal_port: OPENCLAW_GATEWAY_PORT,
           // A stopped instance stays stopped until its owner starts it: the proxy must not wake it.
           autostart: false,
           autostop: "off",

@@ -1,10 +1,10 @@
 import path from "node:path";
-import { config, type Config } from "@/lib/config";
+import type { Config } from "@/lib/config";
 import { FlyProvider } from "./fly";
 import { LocalProvider } from "./local";
 import type { ComputeProvider } from "./types";
 
-export { ComputeError } from "./types";
+export { ComputeError, MACHINE_STATES } from "./types";
 export type { ComputeProvider, HealthResult, MachineRef, MachineState, ProvisionSpec, RenderedConfig } from "./types";
 export { FlyProvider, type FlyProviderOptions } from "./fly";
 export { LocalProvider, type LocalProviderOptions, type LocalProviderMethod } from "./local";
@@ -44,24 +44,4 @@ export function createComputeProvider(
     sleep: opts.sleep,
     now: opts.now,
   });
-}
-
-// Kept on globalThis: Next.js dev reloads modules, and a second LocalProvider
-// would lose the in-memory machines.
-const holder = globalThis as unknown as { __mocComputeProvider?: ComputeProvider };
-
-/** This process's compute provider, built from `config()` on first use. */
-export function computeProvider(): ComputeProvider {
-  holder.__mocComputeProvider ??= createComputeProvider(config());
-  return holder.__mocComputeProvider;
-}
-
-/** Tests only: forget the provider so the next call builds a new one from the (reset) configuration. */
-export function resetComputeProvider(): void {
-  delete holder.__mocComputeProvider;
-}
-
-/** Tests only: use this provider (e.g. one on a fake clock) until reset. */
-export function setComputeProvider(provider: ComputeProvider): void {
-  holder.__mocComputeProvider = provider;
 }

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { ensurePrivateDir } from "../data-dir";
 import { instanceAppName } from "./naming";
 import {
   ComputeError,
+  MACHINE_STATES,
   type ComputeProvider,
   type HealthResult,
   type MachineRef,
@@ -45,10 +47,7 @@ export type LocalProviderMethod = Exclude<keyof ComputeProvider, "kind">;
 const POLL_MS = 250;
 const REDACTED = "[redacted]";
 
-const stateSchema = z.enum([
-  "created", "starting", "started", "stopping", "stopped", "suspending", "suspended",
-  "replacing", "updating", "destroying", "destroyed", "failed",
-]);
+const stateSchema = z.enum(MACHINE_STATES);
 const configSchema = z.object({
   files: z.array(z.object({ path: z.string(), content: z.string() })),
   env: z.record(z.string(), z.string()),
@@ -303,7 +302,7 @@ export class LocalProvider implements ComputeProvider {
     const text = `${JSON.stringify(onDisk, null, 2)}\n`;
     if (text === previous) return;
     // Temp file + rename: a crash mid-write leaves the old file whole, never half a file.
-    mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    ensurePrivateDir(path.dirname(this.stateFile));
     const tmp = `${this.stateFile}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.stateFile);

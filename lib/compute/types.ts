@@ -4,20 +4,26 @@
  * after a crash or a retry (idempotent): "already there" is success.
  */
 
-/** Fly's machine states (https://fly.io/docs/machines/machine-states/); the local provider uses the same. */
-export type MachineState =
-  | "created"
-  | "starting"
-  | "started"
-  | "stopping"
-  | "stopped"
-  | "suspending"
-  | "suspended"
-  | "replacing"
-  | "updating"
-  | "destroying"
-  | "destroyed"
-  | "failed";
+/**
+ * A machine's states, as Fly names them (https://fly.io/docs/machines/machine-states/);
+ * the local provider uses the same. The one list: the providers and the lifecycle's
+ * observed-state mapping (lib/operations/lifecycle.ts) read it.
+ */
+export const MACHINE_STATES = [
+  "created",
+  "starting",
+  "started",
+  "stopping",
+  "stopped",
+  "suspending",
+  "suspended",
+  "replacing",
+  "updating",
+  "destroying",
+  "destroyed",
+  "failed",
+] as const;
+export type MachineState = (typeof MACHINE_STATES)[number];
 
 /** Where an instance lives on the provider, stored on the instance row once known. */
 export interface MachineRef {

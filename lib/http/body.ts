@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { ApiError, fieldErrors, validationError } from "../errors";
+import { ApiError, ERROR_CODES, fieldErrors, validationError, type ErrorCode } from "../errors";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -95,11 +95,22 @@ export function inspectJson(root: unknown): { path: string; message: string } | 
   return null;
 }
 
+/**
+ * Parses `raw` with `schema`, or throws validation_error naming every
+ * problem. A check may name its own code in its issue's `params.code` (a
+ * page cursor: invalid_cursor); when every problem names the same one, that
+ * is the error answered.
+ */
 export function validate<S extends z.ZodType>(schema: S, raw: unknown, where?: string): { value: z.output<S>; raw: unknown } {
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const errors = fieldErrors(result.error);
-    throw validationError(where ? errors.map((e) => ({ ...e, path: e.path ? `${where}.${e.path}` : where })) : errors);
+    const errors = fieldErrors(result.error).map((e) => (where ? { ...e, path: e.path ? `${where}.${e.path}` : where } : e));
+    const codes = new Set(result.error.issues.map((i) => (i.code === "custom" ? (i.params as { code?: unknown } | undefined)?.code : undefined)));
+    const [only] = codes;
+    if (codes.size === 1 && typeof only === "string" && only in ERROR_CODES) {
+      throw new ApiError(only as ErrorCode, errors[0]?.message ?? "Invalid.", { extra: { errors } });
+    }
+    throw validationError(errors);
   }
   return { value: result.data, raw };
 }

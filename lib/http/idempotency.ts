@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { and, eq, gt, lte, sql } from "drizzle-orm";
 import type { Tx } from "@/db/client";
 import { idempotencyKey } from "@/db/schema";
+import { canonicalJson } from "../canonical-json";
 import { open, seal } from "../crypto";
 import { ApiError } from "../errors";
 
@@ -28,20 +29,8 @@ export function readIdempotencyKey(req: Request): string | null {
 /** The request's fingerprint: method, path and body, the body canonicalised so key order and spacing do not matter. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
   return createHash("sha256")
-    .update(JSON.stringify([method, path, canonical(body)]))
+    .update(canonicalJson([method, path, body]))
     .digest("hex");
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object") {
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
 }
 
 export interface StoredResponse {
@@ -51,9 +40,20 @@ export interface StoredResponse {
 }
 
 /**
+ * Whose stored requests a key belongs to: the API key that sent it (DESIGN
+ * 3.5). Another key of the same account sending the same string makes a new
+ * request, so a replay never hands a key what only another key could get (a
+ * new key's token, a webhook secret).
+ */
+export interface IdempotencyScope {
+  accountId: string;
+  keyId: string;
+}
+
+/**
  * Claims `key` for this request inside the request's transaction, or answers
  * how an earlier request with the same key ended:
- *  - a transaction-scoped advisory lock on (account, key): a second request
+ *  - a transaction-scoped advisory lock on (API key, key): a second request
  *    arriving while the first still runs gets 409 instead of waiting;
  *  - a stored response for the same fingerprint is replayed; for another
  *    fingerprint the answer is 422.
@@ -61,20 +61,18 @@ export interface StoredResponse {
  * request's effects (e.g. the operation), so N identical concurrent requests
  * create exactly one.
  */
-export async function claim(tx: Tx, accountId: string, key: string, fingerprint: string, now = new Date()): Promise<StoredResponse | null> {
+export async function claim(tx: Tx, scope: IdempotencyScope, key: string, fingerprint: string, now = new Date()): Promise<StoredResponse | null> {
   const lock = await tx.execute<{ locked: boolean }>(
-    sql`select pg_try_advisory_xact_lock(hashtextextended(${accountId + ":" + key}, 0)) as locked`,
+    sql`select pg_try_advisory_xact_lock(hashtextextended(${scope.keyId + ":" + key}, 0)) as locked`,
   );
   const locked = (lock as unknown as { rows: { locked: boolean }[] }).rows[0]?.locked;
   if (!locked) {
-    throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still executing. Retry once it has finished.", {
-      headers: { "retry-after": "1" },
-    });
+    throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still executing. Retry once it has finished.");
   }
   const [row] = await tx
     .select()
     .from(idempotencyKey)
-    .where(and(eq(idempotencyKey.accountId, accountId), eq(idempotencyKey.key, key), gt(idempotencyKey.expiresAt, now)))
+    .where(and(eq(idempotencyKey.apiKeyId, scope.keyId), eq(idempotencyKey.key, key), gt(idempotencyKey.expiresAt, now)))
     .limit(1);
   if (!row) return null;
   if (row.requestHash !== fingerprint) {
@@ -91,12 +89,13 @@ export async function claim(tx: Tx, accountId: string, key: string, fingerprint:
  * body is sealed: a replayed response may hold a secret shown once (a new
  * key's token, a webhook secret), and secrets are never stored in plaintext.
  */
-export async function remember(tx: Tx, accountId: string, key: string, fingerprint: string, res: StoredResponse, now = new Date()): Promise<void> {
+export async function remember(tx: Tx, scope: IdempotencyScope, key: string, fingerprint: string, res: StoredResponse, now = new Date()): Promise<void> {
   const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => REPLAYED_HEADERS.includes(k)));
   // An expired row with the same key may still be there: the key is free again.
-  await tx.delete(idempotencyKey).where(and(eq(idempotencyKey.accountId, accountId), eq(idempotencyKey.key, key), lte(idempotencyKey.expiresAt, now)));
+  await tx.delete(idempotencyKey).where(and(eq(idempotencyKey.apiKeyId, scope.keyId), eq(idempotencyKey.key, key), lte(idempotencyKey.expiresAt, now)));
   await tx.insert(idempotencyKey).values({
-    accountId,
+    accountId: scope.accountId,
+    apiKeyId: scope.keyId,
     key,
     requestHash: fingerprint,
     responseStatus: res.status,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
+import { Cron } from "croner";
 import { durationToMs, NonRetriableError, serializeError, StepError } from "inngest";
 import {
   CRON_EVENT_NAME,
@@ -32,9 +33,8 @@ import {
  *   that sleeps or waits to retry gives up its slot and queues again to resume.
  *
  * Supported, and checked when the runner is built: concurrency keys
- * `event.data.<path>` or a quoted string; crons of 5 numeric fields in UTC,
- * each `*`, `N`, `N-M`, `*\/S`, `N-M/S`, or a comma list of those (no names,
- * no `TZ=`). Crons run only between `startCrons()` and `stop()`.
+ * `event.data.<path>` or a quoted string; crons as Inngest takes them (see
+ * parseCron). Crons run only between `startCrons()` and `stop()`.
  */
 
 export interface LocalRunnerOptions {
@@ -399,33 +399,22 @@ function compileKey(fnId: string, expr: string | undefined): (event: ReceivedEve
   };
 }
 
-const CRON_FIELDS: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-
-/** A matcher for a 5-field cron expression in UTC (see the module comment for the syntax). */
+/**
+ * A matcher for a cron expression as Inngest takes it: 5 fields (minute hour
+ * day-of-month month day-of-week; names such as MON and nicknames such as
+ * `@hourly` allowed; day-of-month and day-of-week OR-ed, as in every cron), in
+ * UTC unless prefixed `TZ=<IANA zone> `. Read by croner. Throws when the
+ * runner cannot follow it.
+ */
 export function parseCron(expr: string): (at: Date) => boolean {
-  const fields = expr.trim().split(/\s+/);
-  const fail = (why: string) => new Error(`cron "${expr}" is not supported by the local runner: ${why}`);
-  if (fields.length !== 5) throw fail("expected 5 fields (minute hour day-of-month month day-of-week)");
-  const [min, hour, dom, month, dow] = fields.map((field, i) => {
-    const [lo, hi] = CRON_FIELDS[i]!;
-    const values = new Set<number>();
-    for (const part of field.split(",")) {
-      const m = /^(?:\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-      if (!m) throw fail(`cannot read "${part}"`);
-      const from = m[1] === undefined ? lo : Number(m[1]);
-      const to = m[2] !== undefined ? Number(m[2]) : m[1] === undefined || m[3] !== undefined ? hi : from;
-      const every = m[3] === undefined ? 1 : Number(m[3]);
-      if (from < lo || to > hi || from > to || every < 1) throw fail(`"${part}" is out of range ${lo}-${hi}`);
-      for (let v = from; v <= to; v += every) values.add(i === 4 && v === 7 ? 0 : v);
-    }
-    return values;
-  }) as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
-  // As in every cron: when both day fields are restricted, either one may match.
-  const either = !fields[2]!.startsWith("*") && !fields[4]!.startsWith("*");
-  return (at) => {
-    if (!min.has(at.getUTCMinutes()) || !hour.has(at.getUTCHours()) || !month.has(at.getUTCMonth() + 1)) return false;
-    const d = dom.has(at.getUTCDate());
-    const w = dow.has(at.getUTCDay());
-    return either ? d || w : d && w;
-  };
+  const tz = /^TZ=(\S+)\s+(.+)$/.exec(expr.trim());
+  const [timezone, pattern] = tz ? [tz[1]!, tz[2]!] : ["UTC", expr.trim()];
+  let cron: Cron;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone }); // an unknown zone throws here, not at the first tick
+    cron = new Cron(pattern, { timezone, mode: "5-part", domAndDow: false });
+  } catch (err) {
+    throw new Error(`cron "${expr}" is not supported by the local runner: ${(err as Error).message}`);
+  }
+  return (at) => cron.match(at);
 }

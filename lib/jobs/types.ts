@@ -56,7 +56,7 @@ export interface EventDef<TName extends string = string, TData = Record<string, 
 
 export type Trigger<TData> =
   | { event: string | EventDef<string, TData> }
-  /** A 5-field cron expression, evaluated in UTC. The run's event is `{ name: CRON_EVENT_NAME, data: { cron } }`. */
+  /** A 5-field cron expression, in UTC unless prefixed `TZ=<zone> `. The run's event is `{ name: CRON_EVENT_NAME, data: { cron } }`. */
   | { cron: string };
 
 export interface JobLogger {

@@ -10,8 +10,21 @@ import {
   type ZodOpenApiResponsesObject,
 } from "zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../errors";
-import type { Endpoint, Method, PublicEndpoint, RouteDefinition } from "../http/route";
+import { problemHeaders } from "../http/problem";
+import { RATE_LIMIT_HEADERS } from "../http/ratelimit";
+import {
+  isMutation,
+  METHODS,
+  queryKeys,
+  rateClassOf,
+  wrapperErrors,
+  type Endpoint,
+  type Method,
+  type PublicEndpoint,
+  type RouteDefinition,
+} from "../http/route";
 import { SCOPES } from "../scopes";
+import { exampleBaseUrl } from "../http/base-url";
 import { exampleProblem, problemSchema } from "./errors";
 import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
 import { operationIdFor, paramDoc, pathSegments, tagFor, TAGS } from "./naming";
@@ -39,8 +52,9 @@ export interface DocumentedRoute {
 /** The generated document, as zod-openapi types it. */
 export type OpenApiDocument = ReturnType<typeof createDocument>;
 
-const HTTP_METHODS: readonly Method[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-const MUTATIONS = new Set<Method>(["POST", "PUT", "PATCH", "DELETE"]);
+/** The name of the one security scheme (an API key as a bearer token), which /docs preselects. */
+export const SECURITY_SCHEME = "bearer";
+
 const JSON_TYPE = "application/json";
 const PROBLEM_TYPE = "application/problem+json";
 
@@ -55,7 +69,7 @@ export async function loadRoutes(modules: readonly RouteModule[]): Promise<Docum
  */
 export function definitionOf(mod: object, where = "route module"): RouteDefinition {
   const m = mod as Record<string, unknown>;
-  const fromHandler = [...HTTP_METHODS, "OPTIONS"]
+  const fromHandler = [...METHODS, "OPTIONS"]
     .map((k) => (m[k] as { definition?: RouteDefinition } | undefined)?.definition)
     .find(Boolean);
   const def = (m.definition as RouteDefinition | undefined) ?? fromHandler;
@@ -74,13 +88,20 @@ const HEADERS: Record<string, oas32.HeaderObject> = {
   "X-Request-Id": { description: "This request's id; also `request_id` in error bodies. Quote it to support.", schema: str },
   "X-RateLimit-Limit": { description: "Requests allowed per minute in the window closest to refusing (the key's class limit or the account's ceiling)", schema: int },
   "X-RateLimit-Remaining": { description: "Requests left in that window", schema: int },
-  "X-RateLimit-Reset": { description: "When that window resets, in Unix seconds", schema: int },
+  "X-RateLimit-Reset": {
+    description:
+      "When that window's whole quota is back (the limits are sliding one-minute windows), in Unix seconds, if no request is made meanwhile. Over a limit, `Retry-After` says when the next request is admitted, which is sooner.",
+    schema: int,
+  },
   "RateLimit-Policy": {
     description: 'Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60`',
     schema: str,
   },
-  RateLimit: { description: 'What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60`', schema: str },
-  "Retry-After": { description: "Seconds to wait before retrying", schema: int },
+  RateLimit: {
+    description: 'What is left of each limit (`r`) and in how many seconds its whole quota is back (`t`), e.g. `"key-read";r=119;t=1, "account";r=999;t=1`',
+    schema: str,
+  },
+  "Retry-After": { description: "Seconds to wait before retrying; on a 429, a request made after them is admitted (if no other is made meanwhile)", schema: int },
   Location: { description: "The absolute URL of the created resource or of the operation", schema: { type: "string", format: "uri" } },
   "Operation-Location": { description: "The absolute URL to poll the operation at: `GET /api/v1/operations/{id}`", schema: { type: "string", format: "uri" } },
   Link: { description: 'Present when more items follow: `<url-of-next-page>; rel="next"`', schema: str },
@@ -91,7 +112,8 @@ const HEADERS: Record<string, oas32.HeaderObject> = {
   "WWW-Authenticate": { description: 'Always `Bearer realm="api", error="invalid_token"`', schema: str },
 };
 
-const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"];
+/** Headers in the order the document lists them. */
+const HEADER_ORDER = Object.keys(HEADERS);
 
 const headerRefs = (names: string[]): Record<string, oas32.ReferenceObject> =>
   Object.fromEntries(names.map((n) => [n, ref("headers", n)]));
@@ -102,7 +124,9 @@ const IDEMPOTENCY_KEY: oas32.ParameterObject = {
   required: false,
   description:
     "Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer " +
-    "(with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.",
+    "(with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another " +
+    "key, even of the same account, is a new request, so a replay never hands one key what another was given. " +
+    "1-255 printable ASCII characters, bare or in double quotes.",
   schema: { type: "string", minLength: 1, maxLength: 257 },
   example: "deploy-4f9c0d2",
 };
@@ -137,19 +161,6 @@ const STATUS_TEXT: Record<number, string> = {
   503: "Service unavailable",
 };
 
-/** The codes any authenticated endpoint can answer, before the endpoint's own. */
-function commonErrors(method: Method, e: Endpoint, path: string): ErrorCode[] {
-  const codes: ErrorCode[] = ["validation_error", "malformed_json", "missing_api_key", "invalid_api_key", "api_key_expired"];
-  codes.push("plan_without_api_access", "cookies_not_allowed");
-  if (e.scope !== "any") codes.push("insufficient_scope");
-  if (path.includes("{")) codes.push("not_found");
-  if (queryKeys(e).includes("cursor")) codes.push("invalid_cursor");
-  codes.push("payload_too_large", "unsupported_media_type");
-  if (MUTATIONS.has(method)) codes.push("invalid_idempotency_key", "idempotency_key_in_use", "idempotency_key_reused");
-  codes.push("rate_limited", "rate_limiter_unavailable");
-  return codes;
-}
-
 function errorResponses(codes: readonly string[], where: string): Record<string, ZodOpenApiResponseObject> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const c of new Set(codes)) {
@@ -160,10 +171,8 @@ function errorResponses(codes: readonly string[], where: string): Record<string,
   }
   const out: Record<string, ZodOpenApiResponseObject> = {};
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
-    const headers = ["X-Request-Id"];
-    if (status === 401) headers.push("WWW-Authenticate");
-    if (status === 429) headers.push(...RATE_LIMIT_HEADERS);
-    if (status === 429 || status === 503 || list.includes("idempotency_key_in_use")) headers.push("Retry-After");
+    // Every header any of the status's codes carries, in the order the wrapper's problem responses name them.
+    const headers = [...new Set(list.flatMap(problemHeaders))].sort((a, b) => HEADER_ORDER.indexOf(a) - HEADER_ORDER.indexOf(b));
     out[String(status)] = {
       description: `${STATUS_TEXT[status] ?? "Error"}: ${list.map((c) => `\`${c}\``).join(", ")}. See [the error reference](/docs/errors).`,
       headers: headerRefs(headers),
@@ -182,11 +191,6 @@ function errorResponses(codes: readonly string[], where: string): Record<string,
 
 /* ---------- operations ---------- */
 
-function queryKeys(e: Endpoint): string[] {
-  const shape = (e.query as unknown as { shape?: Record<string, unknown> } | undefined)?.shape;
-  return shape ? Object.keys(shape) : [];
-}
-
 const schemaId = (schema: z.ZodType | undefined) => (schema?.meta() as { id?: string } | undefined)?.id;
 
 const isPublic = (def: Endpoint | PublicEndpoint): def is PublicEndpoint => def.scope === "public";
@@ -200,7 +204,7 @@ function successResponse(method: Method, def: Endpoint | PublicEndpoint): [strin
   if (r.status === 201 || startsOperation) headers.push("Location");
   if (startsOperation) headers.push("Operation-Location");
   if (!isPublic(def) && queryKeys(def).includes("cursor")) headers.push("Link");
-  if (!isPublic(def) && MUTATIONS.has(method)) headers.push("Idempotent-Replayed");
+  if (!isPublic(def) && isMutation(method)) headers.push("Idempotent-Replayed");
   headers.push(...(r.headers ?? []));
   return [
     String(r.status),
@@ -234,15 +238,15 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     security = [];
     notes.push("Public: no API key needed.");
   } else {
-    security = [{ bearer: def.scope === "any" ? [] : [def.scope] }];
-    const rate = def.rate ?? (method === "GET" ? "read" : "write");
+    security = [{ [SECURITY_SCHEME]: def.scope === "any" ? [] : [def.scope] }];
+    const rate = rateClassOf(method, def);
     notes.push(
       `${def.scope === "any" ? "Any valid API key." : `Scope: \`${def.scope}\`.`} Rate class: ${rate}.` +
-        (MUTATIONS.has(method) ? " Takes an `Idempotency-Key`." : ""),
+        (isMutation(method) ? " Takes an `Idempotency-Key`." : ""),
     );
     Object.assign(
       responses,
-      errorResponses([...commonErrors(method, def, path), ...(def.errors ?? [])], `${method} ${path}`),
+      errorResponses([...wrapperErrors(method, def, path), ...(def.errors ?? [])], `${method} ${path}`),
     );
   }
 
@@ -255,7 +259,7 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     tags: [tagFor(path)],
     security,
     ...(pathParams || query ? { requestParams: { ...(pathParams ? { path: pathParams } : {}), ...(query ? { query } : {}) } } : {}),
-    ...(!isPublic(def) && MUTATIONS.has(method) ? { parameters: [ref("parameters", "IdempotencyKey")] } : {}),
+    ...(!isPublic(def) && isMutation(method) ? { parameters: [ref("parameters", "IdempotencyKey")] } : {}),
     ...(body
       ? { requestBody: { required: !body.safeParse({}).success, content: { [JSON_TYPE]: { schema: body } } } }
       : {}),
@@ -270,7 +274,7 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
   for (const { path, definition } of [...routes].sort((a, b) => a.path.localeCompare(b.path))) {
     pathSegments(path); // throws on a path not under /api/v1 or with [param] instead of {param}
     const item: ZodOpenApiPathsObject[string] = {};
-    for (const method of HTTP_METHODS) {
+    for (const method of METHODS) {
       const def = definition[method];
       if (!def) continue;
       item[method.toLowerCase() as Lowercase<Method>] = operation(method, path, def);
@@ -303,7 +307,7 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
       parameters: { IdempotencyKey: IDEMPOTENCY_KEY },
       examples: Object.fromEntries([...new Set(usedCodes)].sort().map((c) => [c, { summary: ERROR_CODES[c].title, value: exampleProblem(c) }])),
       securitySchemes: {
-        bearer: { type: "http", scheme: "bearer", bearerFormat: "moc_<short>_<long>", description: securitySchemeDescription() },
+        [SECURITY_SCHEME]: { type: "http", scheme: "bearer", bearerFormat: "moc_<short>_<long>", description: securitySchemeDescription() },
       },
     },
   };
@@ -319,10 +323,12 @@ function tidySchema({ jsonSchema }: { jsonSchema: Record<string, unknown> }): vo
 
 /** The document as this deployment serves it: its own base URL in `servers` and in the quick start. */
 export function forDeployment(doc: OpenApiDocument, baseUrl: string): OpenApiDocument {
+  // No trusted base (production without PUBLIC_BASE_URL): a relative server, which
+  // OpenAPI resolves against where the document was fetched from.
   return {
     ...doc,
-    info: { ...doc.info, description: apiDescription(baseUrl) },
-    servers: [{ url: baseUrl, description: "This deployment" }],
+    info: { ...doc.info, description: apiDescription(exampleBaseUrl(baseUrl)) },
+    servers: [{ url: baseUrl || "/", description: "This deployment" }],
     externalDocs: { description: "Error codes and what to do about them", url: `${baseUrl}/docs/errors` },
   };
 }

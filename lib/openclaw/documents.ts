@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { Secret } from "../config";
+import { canonicalJson } from "../canonical-json";
 import { needsReseal, open, seal } from "../crypto";
 import { fieldErrors, validationError, type FieldError } from "../errors";
 import {
@@ -343,19 +344,4 @@ export function resealDocuments(docs: StoredDocuments, keys?: Secret[]): StoredD
     },
     agents: docs.agents,
   };
-}
-
-/** JSON with object keys sorted at every depth (arrays keep their order): equal values, equal text. */
-export function canonicalJson(value: unknown, indent?: number): string {
-  return JSON.stringify(sortKeys(value), null, indent);
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
-    return out;
-  }
-  return value;
 }

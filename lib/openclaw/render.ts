@@ -1,6 +1,8 @@
 import type { RenderedConfig } from "../compute/types";
 import { modelIssue, type Channel, type ModelProvider } from "../schemas/config";
-import { canonicalJson, type EffectiveDocuments } from "./documents";
+import { canonicalJson } from "../canonical-json";
+import type { EffectiveDocuments } from "./documents";
+import { OPENCLAW_CONFIG_PATH, OPENCLAW_GATEWAY_PORT, OPENCLAW_STATE_DIR } from "./runtime";
 
 /**
  * Renders an instance's (decrypted) config documents into what its machine
@@ -46,12 +48,6 @@ import { canonicalJson, type EffectiveDocuments } from "./documents";
  *   `gateway.controlUi.allowedOrigins` (OpenClaw >= 2026.2.23), so the Control
  *   UI is allowed for the instance's public origin, or switched off without one.
  */
-
-/** OpenClaw's state dir on the instance volume (lib/compute/fly.ts sets the same). */
-export const OPENCLAW_STATE_DIR = "/data";
-export const OPENCLAW_CONFIG_PATH = `${OPENCLAW_STATE_DIR}/openclaw.json`;
-/** The gateway's `--port` in the machine's command (lib/compute/fly.ts), repeated so `openclaw` CLI calls inside the machine find it. */
-const GATEWAY_PORT = 3000;
 
 export const PROVIDER_KEY_ENV: Record<ModelProvider, string> = {
   anthropic: "ANTHROPIC_API_KEY",
@@ -133,7 +129,7 @@ export function renderOpenClawConfig(docs: EffectiveDocuments, opts: RenderOptio
   const config: Record<string, unknown> = {
     gateway: {
       mode: "local",
-      port: GATEWAY_PORT,
+      port: OPENCLAW_GATEWAY_PORT,
       bind: "lan",
       auth: { mode: "token", token: ref("OPENCLAW_GATEWAY_TOKEN") },
       controlUi: opts.publicOrigin ? { allowedOrigins: [opts.publicOrigin] } : { enabled: false },

@@ -1,35 +1,11 @@
 import { z } from "zod";
+// The enums below read the lifecycle's lists (lib/operations/lifecycle.ts), defined there once.
+import { INSTANCE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES } from "../operations/lifecycle";
 import { REGION_CODES } from "../regions";
 import { PLAN_NAMES } from "../plans";
 import { SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
-import { idOf, pageQuery, timestamp } from "./common";
+import { anyOf, idOf, pageQuery, timestamp } from "./common";
 import { agentsBody, integrationsBody, providerBody } from "./config";
-
-export const INSTANCE_STATUSES = [
-  "provisioning",
-  "starting",
-  "running",
-  "stopping",
-  "stopped",
-  "restarting",
-  "updating",
-  "deleting",
-  "failed",
-] as const;
-export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
-
-export const OPERATION_TYPES = [
-  "instance.create",
-  "instance.start",
-  "instance.stop",
-  "instance.restart",
-  "instance.delete",
-  "instance.configure",
-] as const;
-export type OperationType = (typeof OPERATION_TYPES)[number];
-
-export const OPERATION_STATUSES = ["pending", "running", "succeeded", "failed"] as const;
-export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
 export const subdomainSchema = z
   .string()
@@ -73,7 +49,7 @@ export const instanceResource = z
   .meta({ id: "Instance" });
 
 export const listInstancesQuery = z.strictObject({
-  status: z.enum(INSTANCE_STATUSES).optional().meta({ description: "Only instances in this status" }),
+  status: anyOf(z.enum(INSTANCE_STATUSES), "Only instances in this status"),
 });
 
 export const operationResource = z
@@ -90,9 +66,9 @@ export const operationResource = z
   .meta({ id: "Operation" });
 
 export const listOperationsQuery = pageQuery("op").extend({
-  instance_id: z.string().min(1).max(100).optional().meta({ description: "Only this instance's operations (its id or subdomain)" }),
-  status: z.enum(OPERATION_STATUSES).optional(),
-  type: z.enum(OPERATION_TYPES).optional(),
+  instance_id: anyOf(z.string().min(1).max(100), "Only this instance's operations (its id or subdomain)"),
+  status: anyOf(z.enum(OPERATION_STATUSES), "Only operations in this status"),
+  type: anyOf(z.enum(OPERATION_TYPES), "Only operations of this type"),
 });
 
 export const operationIdParam = idOf("op");

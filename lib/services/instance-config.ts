@@ -2,9 +2,8 @@ import { eq } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { instanceConfig } from "@/db/schema";
 import type { RenderedConfig } from "../compute/types";
-import { ApiError, notFound, validationError, type FieldError } from "../errors";
-import type { ServiceContext } from "../http/context";
-import { requestOperation } from "../jobs/operations";
+import { ApiError, validationError, type FieldError } from "../errors";
+import type { ServiceContext } from "../context";
 import {
   decryptDocuments,
   defaults,
@@ -19,10 +18,10 @@ import {
 } from "../openclaw/documents";
 import { renderOpenClawConfig } from "../openclaw/render";
 import type { AgentsBody, AgentsResource, IntegrationsBody, IntegrationsResource, ProviderBody, ProviderResource } from "../schemas/config";
-import type { InstanceStatus, OperationResource } from "../schemas/instances";
-import { findInstance, instanceUrl } from "./instances";
-import { setInstanceStatus } from "./operation-progress";
-import { insertOperation, toOperationResource, type OperationRow } from "./operations";
+import { canBegin } from "../operations/lifecycle";
+import type { OperationResource } from "../schemas/instances";
+import { instanceUrl, requireInstance } from "./instance-lookup";
+import { beginOperation, toOperationResource, type OperationRow } from "./operations";
 
 /**
  * An instance's three config documents (provider, integrations, agents).
@@ -45,12 +44,7 @@ export interface ConfigOperationInput {
     /** effectiveHash(documents): becomes `applied_hash` when the operation succeeds. */
     hash: string;
   };
-  /** instance.configure: the status the instance had, and settles in again (a stopped instance stays stopped). */
-  previous_status?: InstanceStatus;
 }
-
-/** Where a config change can start. Other states are mid-operation, or failed (restart it first). */
-const CONFIGURABLE_FROM: InstanceStatus[] = ["running", "stopped"];
 
 interface PublicByKind {
   provider: ProviderResource;
@@ -78,12 +72,6 @@ export async function appliedConfig(db: Queryable, instanceId: string): Promise<
   };
 }
 
-async function requireInstance(ctx: ServiceContext, idOrSubdomain: string, lock = false) {
-  const inst = await findInstance(ctx.db, ctx.account.id, idOrSubdomain, { lock });
-  if (!inst) throw notFound("instance", idOrSubdomain);
-  return inst;
-}
-
 /** GET: the applied document, secrets as `{set, last4}`. */
 export async function getConfig<K extends ConfigKind>(ctx: ServiceContext, idOrSubdomain: string, kind: K): Promise<PublicByKind[K]> {
   const inst = await requireInstance(ctx, idOrSubdomain);
@@ -109,33 +97,17 @@ export async function putConfig<K extends ConfigKind>(
   kind: K,
   body: unknown,
 ): Promise<ConfigChange<K>> {
-  const inst = await requireInstance(ctx, idOrSubdomain, true);
+  const inst = await requireInstance(ctx, idOrSubdomain, { lock: true });
   const applied = await appliedConfig(ctx.db, inst.id);
   // Secrets left out are kept from the applied document; agents' models are checked against the applied provider.
   const stored = toStored(kind, body, applied.documents[kind] as never, { provider: applied.documents.provider });
   const documents: StoredDocuments = { ...applied.documents, [kind]: stored };
   const hash = effectiveHash(documents);
-  const status = inst.status as InstanceStatus;
-  if (hash === applied.hash && CONFIGURABLE_FROM.includes(status)) {
+  if (hash === applied.hash && canBegin("instance.configure", inst.status)) {
     return { unchanged: toPublic(kind, stored as never) as PublicByKind[K] };
   }
-
-  const input: ConfigOperationInput = { config: { documents, hash }, previous_status: status };
-  const op = await insertOperation(ctx.db, {
-    accountId: ctx.account.id,
-    instanceId: inst.id,
-    type: "instance.configure",
-    input: input as unknown as Record<string, unknown>,
-  });
-  if (!CONFIGURABLE_FROM.includes(status)) {
-    throw new ApiError(
-      "invalid_instance_state",
-      `Cannot change the configuration of an instance that is ${status}. It can change while the instance is ${CONFIGURABLE_FROM.join(" or ")}.`,
-      { extra: { instance_status: status } },
-    );
-  }
-  await setInstanceStatus(ctx.db, inst.id, "updating");
-  ctx.afterCommit(() => requestOperation(op));
+  const input: ConfigOperationInput = { config: { documents, hash } };
+  const op = await beginOperation(ctx, inst, "instance.configure", input as unknown as Record<string, unknown>);
   return { operation: toOperationResource(op) };
 }
 

@@ -1,28 +1,22 @@
-import { and, asc, count, eq, isNull } from "drizzle-orm";
-import type { Queryable } from "@/db/client";
+import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
 import { account, instance } from "@/db/schema";
 import { config } from "../config";
-import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import { ApiError } from "../errors";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
-import { requestOperation } from "../jobs/operations";
-import type { InstanceResource, InstanceStatus, OperationType } from "../schemas/instances";
+import { operationRequestedEvent } from "../jobs/events";
+import { ruleOf, type InstanceStatus } from "../operations/lifecycle";
+import type { InstanceResource } from "../schemas/instances";
 import { initialConfig, type InitialDocuments } from "./instance-config";
-import { insertOperation, toOperationResource } from "./operations";
-
-export type InstanceRow = typeof instance.$inferSelect;
-
-export function instanceUrl(subdomain: string): string {
-  const domain = config().instanceDomain;
-  return domain === "localhost" ? `http://${subdomain}.localhost` : `https://${subdomain}.${domain}`;
-}
+import { instanceUrl, requireInstance, type InstanceRow } from "./instance-lookup";
+import { beginOperation, insertOperation, toOperationResource } from "./operations";
 
 export function toInstanceResource(row: InstanceRow, plan: string): InstanceResource {
   return {
     id: row.id,
     subdomain: row.subdomain,
     name: row.name,
-    status: row.status as InstanceStatus,
+    status: row.status,
     plan: plan as InstanceResource["plan"],
     fly_region: row.flyRegion,
     url: instanceUrl(row.subdomain),
@@ -31,35 +25,17 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
   };
 }
 
-/** A live instance of the account, by id or by subdomain (both address an instance). */
-export async function findInstance(db: Queryable, accountId: string, idOrSubdomain: string, opts: { lock?: boolean } = {}) {
-  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain);
-  const q = db
-    .select()
-    .from(instance)
-    .where(and(eq(instance.accountId, accountId), isNull(instance.deletedAt), by))
-    .limit(1);
-  const [row] = opts.lock ? await q.for("update") : await q;
-  return row ?? null;
-}
-
-async function requireInstance(db: Queryable, accountId: string, idOrSubdomain: string, lock = false) {
-  const row = await findInstance(db, accountId, idOrSubdomain, { lock });
-  if (!row) throw notFound("instance", idOrSubdomain);
-  return row;
-}
-
-export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus }) {
+export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus[] }) {
   const rows = await ctx.db
     .select()
     .from(instance)
-    .where(and(eq(instance.accountId, ctx.account.id), isNull(instance.deletedAt), q.status ? eq(instance.status, q.status) : undefined))
+    .where(and(eq(instance.accountId, ctx.account.id), isNull(instance.deletedAt), q.status ? inArray(instance.status, q.status) : undefined))
     .orderBy(asc(instance.id));
   return rows.map((r) => toInstanceResource(r, ctx.account.plan));
 }
 
 export async function getInstance(ctx: ServiceContext, idOrSubdomain: string) {
-  return toInstanceResource(await requireInstance(ctx.db, ctx.account.id, idOrSubdomain), ctx.account.plan);
+  return toInstanceResource(await requireInstance(ctx, idOrSubdomain), ctx.account.plan);
 }
 
 export interface CreateInstanceInput extends InitialDocuments {
@@ -109,7 +85,7 @@ export async function createInstance(ctx: ServiceContext, input: CreateInstanceI
         accountId: ctx.account.id,
         subdomain: input.subdomain,
         name: input.name ?? null,
-        status: "provisioning",
+        status: ruleOf("instance.create").during,
         flyRegion: input.fly_region ?? config().defaultRegion,
         createdAt: now,
         updatedAt: now,
@@ -126,7 +102,7 @@ export async function createInstance(ctx: ServiceContext, input: CreateInstanceI
     type: "instance.create",
     input: { ...input.operationInput, ...initial } as unknown as Record<string, unknown>,
   });
-  ctx.afterCommit(() => requestOperation(op));
+  ctx.sendAfterCommit([operationRequestedEvent(op)]);
   return toOperationResource(op);
 }
 
@@ -139,33 +115,16 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.code === "23505" || e?.cause?.code === "23505";
 }
 
-type Action = "start" | "stop" | "restart" | "delete";
-
-/** For each action: the statuses it may start from, and the status the instance shows while it runs. */
-const TRANSITIONS: Record<Action, { from: InstanceStatus[]; during: InstanceStatus; type: OperationType }> = {
-  start: { from: ["stopped", "failed"], during: "starting", type: "instance.start" },
-  stop: { from: ["running", "failed"], during: "stopping", type: "instance.stop" },
-  restart: { from: ["running", "failed"], during: "restarting", type: "instance.restart" },
-  delete: { from: ["running", "stopped", "failed", "provisioning", "starting", "stopping", "restarting", "updating"], during: "deleting", type: "instance.delete" },
-};
+/** The lifecycle requests of the instance routes, each an operation of type `instance.<action>`. */
+export type LifecycleAction = "start" | "stop" | "restart" | "delete";
 
 /**
  * Starts a lifecycle operation. The instance's row is locked, so of two
  * concurrent requests exactly one creates an operation and the other sees it
- * and gets 409 operation_in_progress.
+ * and gets 409 operation_in_progress; the lifecycle table
+ * (lib/operations/lifecycle.ts) says from which statuses each may begin.
  */
-export async function lifecycle(ctx: ServiceContext, idOrSubdomain: string, action: Action) {
-  const inst = await requireInstance(ctx.db, ctx.account.id, idOrSubdomain, true);
-  const t = TRANSITIONS[action];
-  const op = await insertOperation(ctx.db, { accountId: ctx.account.id, instanceId: inst.id, type: t.type });
-  if (!t.from.includes(inst.status as InstanceStatus)) {
-    throw new ApiError(
-      "invalid_instance_state",
-      `Cannot ${action} an instance that is ${inst.status}. ${action} is possible from: ${t.from.join(", ")}.`,
-      { extra: { instance_status: inst.status } },
-    );
-  }
-  await ctx.db.update(instance).set({ status: t.during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
-  ctx.afterCommit(() => requestOperation(op));
-  return toOperationResource(op);
+export async function lifecycle(ctx: ServiceContext, idOrSubdomain: string, action: LifecycleAction) {
+  const inst = await requireInstance(ctx, idOrSubdomain, { lock: true });
+  return toOperationResource(await beginOperation(ctx, inst, `instance.${action}`));
 }

@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { apiKey } from "@/db/schema";
 import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
 import { forgetKey } from "../keys/cache";
 import { generateToken, hashSecret } from "../keys/token";
@@ -10,6 +10,7 @@ import { expandScopes, missingScopes, type Scope, type ScopeShortcut } from "../
 import { apiKeyPeppers } from "../secrets";
 import { iso } from "../schemas/common";
 import type { ApiKeyResource, CreateKeyInput } from "../schemas/keys";
+import { paginate, type PageQuery } from "./pagination";
 
 type KeyRow = typeof apiKey.$inferSelect;
 
@@ -72,15 +73,14 @@ export async function createKey(ctx: ServiceContext, input: CreateKeyInput) {
 
 const live = (accountId: string) => and(eq(apiKey.accountId, accountId), isNull(apiKey.revokedAt));
 
-export async function listKeys(ctx: ServiceContext, q: { limit: number; cursor?: string }) {
-  const rows = await ctx.db
-    .select()
-    .from(apiKey)
-    .where(and(live(ctx.account.id), q.cursor ? gt(apiKey.id, q.cursor) : undefined))
-    .orderBy(asc(apiKey.id))
-    .limit(q.limit + 1);
-  const items = rows.slice(0, q.limit).map(toKeyResource);
-  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+/** The account's live keys, oldest first, a page at a time. */
+export async function listKeys(ctx: ServiceContext, q: PageQuery) {
+  return paginate(
+    q,
+    { column: apiKey.id, order: "asc" },
+    (p) => ctx.db.select().from(apiKey).where(and(live(ctx.account.id), p.after)).orderBy(p.orderBy).limit(p.limit),
+    toKeyResource,
+  );
 }
 
 export async function getKey(ctx: ServiceContext, id: string) {
@@ -89,13 +89,27 @@ export async function getKey(ctx: ServiceContext, id: string) {
   return toKeyResource(row);
 }
 
-/** Revokes a key; the next request made with it is refused. */
+/**
+ * Revokes a key; the next request made with it is refused, and a mutation it
+ * has in flight does not commit (the wrapper checks the key inside the
+ * mutation's transaction). A key may revoke only keys whose every scope it
+ * holds itself, as it may only create such keys: otherwise 403
+ * insufficient_scope naming the scopes it lacks.
+ */
 export async function revokeKey(ctx: ServiceContext, id: string): Promise<void> {
-  const rows = await ctx.db
-    .update(apiKey)
-    .set({ revokedAt: new Date() })
+  // FOR UPDATE: waits for the key's mutations in flight (they hold FOR KEY SHARE until they commit).
+  const [target] = await ctx.db
+    .select({ scopes: apiKey.scopes })
+    .from(apiKey)
     .where(and(live(ctx.account.id), eq(apiKey.id, id)))
-    .returning({ id: apiKey.id });
-  if (rows.length === 0) throw notFound("API key", id);
+    .for("update");
+  if (!target) throw notFound("API key", id);
+  const lacking = missingScopes(ctx.key.scopes, target.scopes);
+  if (lacking.length > 0) {
+    throw new ApiError("insufficient_scope", `A key cannot revoke a key holding scopes it does not hold itself: ${lacking.join(", ")}.`, {
+      extra: { missing_scopes: lacking },
+    });
+  }
+  await ctx.db.update(apiKey).set({ revokedAt: new Date() }).where(eq(apiKey.id, id));
   forgetKey(id);
 }

@@ -1,10 +1,9 @@
 import { and, eq, inArray, isNotNull, isNull, lt, notExists, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { idempotencyKey, instance, operation } from "@/db/schema";
-import type { MachineState } from "../compute/types";
-import type { InstanceStatus } from "../schemas/instances";
+import { RESTING, UNFINISHED, type InstanceStatus } from "../operations/lifecycle";
 import { finishOperation } from "./operation-progress";
-import { UNFINISHED, type OperationRow } from "./operations";
+import type { OperationRow } from "./operations";
 
 /** The reconciler's queries: each finds one kind of trouble, and each repair is conditional so it never undoes real progress. */
 
@@ -41,8 +40,8 @@ export async function failStuckOperations(db: Db, now: Date): Promise<string[]> 
   return failed;
 }
 
-/** Settled instances (no operation running) that have a machine: the ones whose real state can drift. */
-export async function settledInstances(db: Db) {
+/** Resting instances (no operation running) that have a machine: the ones whose real state can drift. */
+export async function restingInstances(db: Db) {
   return db
     .select()
     .from(instance)
@@ -50,7 +49,7 @@ export async function settledInstances(db: Db) {
       and(
         isNull(instance.deletedAt),
         isNotNull(instance.machineId),
-        inArray(instance.status, ["running", "stopped"]),
+        inArray(instance.status, RESTING),
         notExists(
           db
             .select({ one: sql`1` })
@@ -60,14 +59,6 @@ export async function settledInstances(db: Db) {
       ),
     )
     .limit(500);
-}
-
-/** What an instance's status should be given its machine's observed state; null = leave it. */
-export function statusForMachine(current: InstanceStatus, state: MachineState | null): InstanceStatus | null {
-  if (state === null || state === "destroyed" || state === "failed") return "failed";
-  if (state === "started" && current === "stopped") return "running";
-  if ((state === "stopped" || state === "suspended") && current === "running") return "stopped";
-  return null;
 }
 
 /** Sets the status only if the instance is still settled in `from` and no operation has started since. */

@@ -1,30 +1,18 @@
+import { randomBytes } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db, Queryable } from "@/db/client";
-import { instance, operation, webhookMessage } from "@/db/schema";
+import { instance, operation } from "@/db/schema";
 import type { MachineRef } from "../compute/types";
-import { newId } from "../ids";
-import type { InstanceStatus, OperationType } from "../schemas/instances";
+import { open, seal } from "../crypto";
+import { settlesAs, UNFINISHED } from "../operations/lifecycle";
 import { commitAppliedConfig } from "./instance-config";
-import { toOperationResource, UNFINISHED, type OperationRow } from "./operations";
+import { previousStatusOf, toOperationResource, type OperationRow } from "./operations";
+import { recordWebhookEvent } from "./outbox";
 
 /**
  * The operation runner's writes. Each is one short transaction and safe to
  * repeat (a retried step calls it again).
  */
-
-/**
- * The status an instance settles in when an operation of this type succeeds.
- * A configure passes `settleAs`: the status the instance had before (a stopped
- * instance whose configuration changed stays stopped).
- */
-const SETTLES_AS: Record<OperationType, InstanceStatus | "deleted"> = {
-  "instance.create": "running",
-  "instance.start": "running",
-  "instance.stop": "stopped",
-  "instance.restart": "running",
-  "instance.configure": "running",
-  "instance.delete": "deleted",
-};
 
 export async function loadOperation(db: Queryable, id: string) {
   const [op] = await db.select().from(operation).where(eq(operation.id, id)).limit(1);
@@ -36,12 +24,30 @@ export async function loadOperation(db: Queryable, id: string) {
 /** pending -> running; answers false when the operation has already finished (a duplicate run). */
 export async function markRunning(db: Db, id: string): Promise<boolean> {
   const [op] = await db.select({ status: operation.status }).from(operation).where(eq(operation.id, id));
-  if (!op || !UNFINISHED.includes(op.status as never)) return false;
+  if (!op || !UNFINISHED.includes(op.status)) return false;
   await db
     .update(operation)
     .set({ status: "running", startedAt: new Date() })
     .where(and(eq(operation.id, id), eq(operation.status, "pending")));
   return true;
+}
+
+/** The instance's OPENCLAW_GATEWAY_TOKEN, opened; null when it has none yet (made when its create provisions). */
+export async function gatewayToken(db: Queryable, instanceId: string): Promise<string | null> {
+  const [row] = await db.select({ enc: instance.gatewayTokenEnc }).from(instance).where(eq(instance.id, instanceId));
+  return row?.enc ? open(row.enc) : null;
+}
+
+/**
+ * The instance's gateway token, made on first call and kept sealed on its row,
+ * so a retried provision uses the same one. A secret: never return it from a step.
+ */
+export async function ensureGatewayToken(db: Queryable, instanceId: string): Promise<string> {
+  const existing = await gatewayToken(db, instanceId);
+  if (existing) return existing;
+  const token = randomBytes(32).toString("base64url");
+  await db.update(instance).set({ gatewayTokenEnc: seal(token) }).where(eq(instance.id, instanceId));
+  return token;
 }
 
 export async function recordMachine(db: Db, instanceId: string, ref: MachineRef): Promise<void> {
@@ -51,14 +57,13 @@ export async function recordMachine(db: Db, instanceId: string, ref: MachineRef)
     .where(eq(instance.id, instanceId));
 }
 
-export async function setInstanceStatus(db: Queryable, instanceId: string, status: InstanceStatus): Promise<void> {
-  await db.update(instance).set({ status, updatedAt: new Date() }).where(eq(instance.id, instanceId));
-}
-
 export type FinishOutcome =
-  | { ok: true; settleAs?: InstanceStatus }
-  /** `settleAs`: where the instance is after all (a configure rolled back to the previous config); else `failed`. */
-  | { ok: false; code: string; message: string; settleAs?: InstanceStatus };
+  | { ok: true }
+  /**
+   * `rolledBack`: the steps put back what they had changed (a configure restored the previous configuration),
+   * so the instance settles as its lifecycle row says for a failure; otherwise it is marked failed.
+   */
+  | { ok: false; code: string; message: string; rolledBack?: boolean };
 
 /**
  * Finishes an operation and settles its instance, and records the webhook
@@ -85,21 +90,15 @@ export async function finishOperation(db: Db, id: string, outcome: FinishOutcome
       })
       .where(eq(operation.id, id))
       .returning();
-    const settle = outcome.settleAs ?? (outcome.ok ? SETTLES_AS[op.type as OperationType] : "failed");
+    const ending = outcome.ok ? "succeeded" : outcome.rolledBack ? "rolled_back" : "failed";
+    const settle = settlesAs(op.type, ending, previousStatusOf(op));
     if (outcome.ok) await commitAppliedConfig(tx, op);
     if (settle === "deleted") {
       await tx.update(instance).set({ deletedAt: now, updatedAt: now }).where(eq(instance.id, op.instanceId));
     } else {
       await tx.update(instance).set({ status: settle, updatedAt: now }).where(eq(instance.id, op.instanceId));
     }
-    const eventType = outcome.ok ? "operation.succeeded" : "operation.failed";
-    await tx.insert(webhookMessage).values({
-      id: newId("msg"),
-      accountId: op.accountId,
-      eventType,
-      payload: { type: eventType, timestamp: now.toISOString(), data: toOperationResource(done!) },
-      createdAt: now,
-    });
+    await recordWebhookEvent(tx, op.accountId, outcome.ok ? "operation.succeeded" : "operation.failed", toOperationResource(done!), now);
     return done!;
   });
 }

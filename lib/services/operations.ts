@@ -1,22 +1,34 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
-import { operation } from "@/db/schema";
+import { instance, operation } from "@/db/schema";
 import { config } from "../config";
 import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
+import { operationRequestedEvent } from "../jobs/events";
+import {
+  canBegin,
+  INSTANCE_STATUSES,
+  recordsPrevious,
+  refusal,
+  ruleOf,
+  UNFINISHED,
+  type InstanceStatus,
+  type OperationStatus,
+  type OperationType,
+} from "../operations/lifecycle";
 import { iso } from "../schemas/common";
-import type { OperationResource, OperationStatus, OperationType } from "../schemas/instances";
-import { findInstance } from "./instances";
+import type { OperationResource } from "../schemas/instances";
+import { findInstance, type InstanceRow } from "./instance-lookup";
+import { paginate, type PageQuery } from "./pagination";
 
 export type OperationRow = typeof operation.$inferSelect;
-export const UNFINISHED: OperationStatus[] = ["pending", "running"];
 
 export function toOperationResource(row: OperationRow): OperationResource {
   return {
     id: row.id,
-    type: row.type as OperationType,
-    status: row.status as OperationStatus,
+    type: row.type,
+    status: row.status,
     instance_id: row.instanceId,
     created_at: row.createdAt.toISOString(),
     started_at: iso(row.startedAt),
@@ -44,7 +56,7 @@ export async function insertOperation(
     throw new ApiError(
       "operation_in_progress",
       `Operation ${active.id} (${active.type}) is still running on this instance. Wait for it to finish, then retry.`,
-      { extra: { operation_id: active.id }, headers: { "retry-after": "2" } },
+      { extra: { operation_id: active.id } },
     );
   }
   const now = new Date();
@@ -64,6 +76,42 @@ export async function insertOperation(
   return row!;
 }
 
+/**
+ * Begins an operation on a live instance whose row the caller has locked:
+ * records it (pending), checks that the lifecycle table lets it begin from the
+ * instance's status, shows the status it runs in, and hands it to the runner
+ * once the request's transaction has committed. The check comes after the
+ * insert on purpose: an unfinished operation answers operation_in_progress
+ * whatever the status. Throws ApiError operation_in_progress or
+ * invalid_instance_state (the transaction then rolls back the insert).
+ */
+export async function beginOperation(
+  ctx: ServiceContext,
+  inst: InstanceRow,
+  type: OperationType,
+  input?: Record<string, unknown>,
+): Promise<OperationRow> {
+  const status = inst.status;
+  const op = await insertOperation(ctx.db, {
+    accountId: ctx.account.id,
+    instanceId: inst.id,
+    type,
+    input: recordsPrevious(type) ? { ...input, previous_status: status } : input,
+  });
+  if (!canBegin(type, status)) {
+    throw new ApiError("invalid_instance_state", refusal(type, status), { extra: { instance_status: status } });
+  }
+  await ctx.db.update(instance).set({ status: ruleOf(type).during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
+  ctx.sendAfterCommit([operationRequestedEvent(op)]);
+  return op;
+}
+
+/** The status an operation's instance had when it began, if its type records it (see recordsPrevious). */
+export function previousStatusOf(op: Pick<OperationRow, "input">): InstanceStatus | null {
+  const v = op.input?.previous_status;
+  return typeof v === "string" && (INSTANCE_STATUSES as readonly string[]).includes(v) ? (v as InstanceStatus) : null;
+}
+
 export async function getOperation(ctx: ServiceContext, id: string): Promise<OperationResource> {
   const [row] = await ctx.db
     .select()
@@ -76,30 +124,35 @@ export async function getOperation(ctx: ServiceContext, id: string): Promise<Ope
 
 export async function listOperations(
   ctx: ServiceContext,
-  q: { limit: number; cursor?: string; instance_id?: string; status?: OperationStatus; type?: OperationType },
+  q: PageQuery & { instance_id?: string[]; status?: OperationStatus[]; type?: OperationType[] },
 ) {
-  let instanceId: string | undefined;
+  let instanceIds: string[] | undefined;
   if (q.instance_id) {
     // Filtering by an instance also finds the history of a deleted one, by id.
-    instanceId = q.instance_id.startsWith("inst_")
-      ? q.instance_id
-      : (await findInstance(ctx.db, ctx.account.id, q.instance_id))?.id;
-    if (!instanceId) return { items: [], nextCursor: null };
+    const found = await Promise.all(
+      q.instance_id.map(async (v) => (v.startsWith("inst_") ? v : (await findInstance(ctx.db, ctx.account.id, v))?.id)),
+    );
+    instanceIds = found.filter((id): id is string => id !== undefined);
+    if (instanceIds.length === 0) return { items: [], nextCursor: null };
   }
-  const rows = await ctx.db
-    .select()
-    .from(operation)
-    .where(
-      and(
-        eq(operation.accountId, ctx.account.id),
-        instanceId ? eq(operation.instanceId, instanceId) : undefined,
-        q.status ? eq(operation.status, q.status) : undefined,
-        q.type ? eq(operation.type, q.type) : undefined,
-        q.cursor ? lt(operation.id, q.cursor) : undefined,
-      ),
-    )
-    .orderBy(desc(operation.id))
-    .limit(q.limit + 1);
-  const items = rows.slice(0, q.limit).map(toOperationResource);
-  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+  return paginate(
+    q,
+    { column: operation.id, order: "desc" },
+    (p) =>
+      ctx.db
+        .select()
+        .from(operation)
+        .where(
+          and(
+            eq(operation.accountId, ctx.account.id),
+            instanceIds ? inArray(operation.instanceId, instanceIds) : undefined,
+            q.status ? inArray(operation.status, q.status) : undefined,
+            q.type ? inArray(operation.type, q.type) : undefined,
+            p.after,
+          ),
+        )
+        .orderBy(p.orderBy)
+        .limit(p.limit),
+    toOperationResource,
+  );
 }

@@ -1,15 +1,16 @@
-import { and, asc, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { webhookDelivery, webhookEndpoint, webhookMessage } from "@/db/schema";
-import { deliveryRequested, webhookMessagesPending } from "@/inngest/events/webhooks";
 import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
-import { sendEvents } from "../jobs/send";
+import { deliveryRequestedEvent, messagesPendingEvent } from "../jobs/events";
 import type { OutgoingEvent } from "../jobs/types";
 import { iso } from "../schemas/common";
-import type { DeliveryResource, DeliveryStatus, WebhookEventType } from "../schemas/webhooks";
+import type { DeliveryResource, DeliveryStatus } from "../schemas/webhooks";
+import type { WebhookEventType } from "../webhooks/events";
 import { nextAttemptDelay } from "../webhooks/schedule";
+import { paginate, type PageQuery } from "./pagination";
 import { findEndpoint, signingSecrets, type EndpointRow } from "./webhooks";
 
 /**
@@ -41,22 +42,20 @@ export function toDeliveryResource(row: DeliveryRow): DeliveryResource {
 // ---------------------------------------------------------------------------
 // The API
 
-export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: { limit: number; cursor?: string; status?: DeliveryStatus }) {
+export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: PageQuery & { status?: DeliveryStatus[] }) {
   const endpoint = await findEndpoint(ctx, endpointId);
-  const rows = await ctx.db
-    .select()
-    .from(webhookDelivery)
-    .where(
-      and(
-        eq(webhookDelivery.endpointId, endpoint.id),
-        q.status ? eq(webhookDelivery.status, q.status) : undefined,
-        q.cursor ? lt(webhookDelivery.id, q.cursor) : undefined,
-      ),
-    )
-    .orderBy(desc(webhookDelivery.id))
-    .limit(q.limit + 1);
-  const items = rows.slice(0, q.limit).map(toDeliveryResource);
-  return { items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null };
+  return paginate(
+    q,
+    { column: webhookDelivery.id, order: "desc" },
+    (p) =>
+      ctx.db
+        .select()
+        .from(webhookDelivery)
+        .where(and(eq(webhookDelivery.endpointId, endpoint.id), q.status ? inArray(webhookDelivery.status, q.status) : undefined, p.after))
+        .orderBy(p.orderBy)
+        .limit(p.limit),
+    toDeliveryResource,
+  );
 }
 
 /**
@@ -83,7 +82,7 @@ export async function redeliver(ctx: ServiceContext, endpointId: string, deliver
     .set({ round: row.round + 1, roundAttempts: 0, status: "pending", nextAttemptAt: new Date() })
     .where(eq(webhookDelivery.id, row.id))
     .returning();
-  ctx.afterCommit(() => sendEvents([deliveryRequested(updated!)]));
+  ctx.sendAfterCommit([deliveryRequestedEvent(updated!)]);
   return toDeliveryResource(updated!);
 }
 
@@ -269,13 +268,13 @@ export async function abandonDelivery(db: Db, deliveryId: string, round: number)
 export async function webhookBacklogEvents(db: Db, now: Date): Promise<OutgoingEvent[]> {
   const events: OutgoingEvent[] = [];
   const [undispatched] = await db.select({ id: webhookMessage.id }).from(webhookMessage).where(isNull(webhookMessage.dispatchedAt)).limit(1);
-  if (undispatched) events.push({ name: webhookMessagesPending.name, data: { reason: "reconcile" } });
+  if (undispatched) events.push(messagesPendingEvent("reconcile"));
   const stalled = await db
     .select({ id: webhookDelivery.id, endpointId: webhookDelivery.endpointId, round: webhookDelivery.round, roundAttempts: webhookDelivery.roundAttempts })
     .from(webhookDelivery)
     .where(and(eq(webhookDelivery.status, "pending"), lt(webhookDelivery.nextAttemptAt, new Date(now.getTime() - STALLED_AFTER_MS))))
     .orderBy(asc(webhookDelivery.nextAttemptAt))
     .limit(100);
-  for (const d of stalled) events.push(deliveryRequested(d));
+  for (const d of stalled) events.push(deliveryRequestedEvent(d));
   return events;
 }

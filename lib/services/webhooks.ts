@@ -3,9 +3,10 @@ import { account, webhookEndpoint } from "@/db/schema";
 import { config } from "../config";
 import { open, seal } from "../crypto";
 import { ApiError, notFound } from "../errors";
-import type { ServiceContext } from "../http/context";
+import type { ServiceContext } from "../context";
 import { newId } from "../ids";
-import type { CreateWebhookInput, UpdateWebhookInput, WebhookEndpointResource, WebhookEventType } from "../schemas/webhooks";
+import type { CreateWebhookInput, UpdateWebhookInput, WebhookEndpointResource } from "../schemas/webhooks";
+import type { WebhookEventType } from "../webhooks/events";
 import { generateSecret } from "../webhooks/signing";
 import { validateWebhookUrl, type WebhookUrlMode } from "../webhooks/ssrf";
 
@@ -19,11 +20,13 @@ export type EndpointRow = typeof webhookEndpoint.$inferSelect;
 
 /**
  * Which URLs are acceptable here: production takes https to public addresses
- * only; the embedded server also takes http:// loopback URLs, so a newcomer can
- * watch deliveries on their own machine.
+ * only; a process that is embedded in fact (or one that opts in with
+ * ALLOW_LOOPBACK_WEBHOOKS=1) also takes http:// loopback URLs, so a newcomer
+ * can watch deliveries on their own machine. Checked at registration and at
+ * every delivery.
  */
 export function webhookUrlMode(): WebhookUrlMode {
-  return { allowLoopbackHttp: !config().production };
+  return { allowLoopbackHttp: config().allowLoopbackWebhooks };
 }
 
 export function toEndpointResource(row: EndpointRow): WebhookEndpointResource {

@@ -172,6 +172,31 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
     await page.screenshot({ path: path.join(SHOTS, "docs-operation.png") });
   });
 
+  it("/docs preselects the bearer scheme: a key pasted once makes Try it work", { timeout: 180_000 }, async () => {
+    // The server's first start printed its demo key (embedded mode); a given server names one.
+    const key = process.env.BROWSER_TEST_API_KEY ?? /^ {4}(moc_\S+)$/m.exec(server.output())?.[1];
+    expect(key, `no demo key in the server's output:\n${server.output().slice(-2000)}`).toBeDefined();
+    const page = await open("/docs");
+    const sent: { authorization?: string; status?: number }[] = [];
+    page.on("response", (r) => {
+      if (new URL(r.url()).pathname === "/api/v1/account") sent.push({ authorization: r.request().headers().authorization, status: r.status() });
+    });
+    await page.getByText("List instances", { exact: true }).first().waitFor({ timeout: 60_000 });
+    // The introduction's authentication box shows the bearer scheme and its token field, not "No authentication selected".
+    expect(await page.innerText("body")).not.toContain("No authentication selected");
+    await page.getByText(/Selected Auth Type: bearer/).first().waitFor({ timeout: 10_000 });
+    await page.getByPlaceholder("Token").first().fill(key!);
+
+    const operation = page.locator('[id$="/GET/api/v1/account"]');
+    await operation.scrollIntoViewIfNeeded();
+    await operation.getByRole("button", { name: /Test Request/ }).click();
+    const client = page.getByRole("dialog");
+    await client.getByRole("button", { name: /^Send/ }).first().click();
+    await expect.poll(() => sent.length, { timeout: 20_000 }).toBeGreaterThan(0);
+    expect(sent[0]).toEqual({ authorization: `Bearer ${key}`, status: 200 });
+    await page.screenshot({ path: path.join(SHOTS, "docs-try-it.png") });
+  });
+
   it("/docs/errors has an anchor for every error code", { timeout: 120_000 }, async () => {
     const page = await open("/docs/errors#rate_limited");
     // One row per code, no more, no fewer (and the codes are many: the loop below checks each).

@@ -4,7 +4,7 @@ import { instanceAppName } from "@/lib/compute/naming";
 import { ComputeError, type MachineRef, type ProvisionSpec, type RenderedConfig } from "@/lib/compute/types";
 import { createFlyFake, type FlyFake, type FlyFakeOptions, type FlyFault } from "@/tests/fakes/fly-api";
 import { OPENCLAW_MACHINE } from "../support/openclaw-machine";
-import { mockServer } from "./msw";
+import { mockServer } from "../support/msw";
 
 const TOKEN = "fly-test-token";
 const IMAGE = "ghcr.io/openclaw/openclaw:2026.11.20";

@@ -2,10 +2,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { computeProvider, createComputeProvider, FlyProvider, LocalProvider, resetComputeProvider } from "@/lib/compute";
+import { createComputeProvider, FlyProvider, LocalProvider } from "@/lib/compute";
 import type { Config } from "@/lib/config";
 import { createFlyFake } from "@/tests/fakes/fly-api";
-import { mockServer } from "./msw";
+import { mockServer } from "../support/msw";
 
 const spec = { instanceId: "inst_factory1", subdomain: "carol", region: "iad", gatewayToken: "gw-factory-0123456789", config: null };
 
@@ -17,7 +17,6 @@ let dir: string | undefined;
 afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
-  resetComputeProvider();
 });
 
 type FactoryConfig = Pick<Config, "compute" | "instanceDomain" | "dataDir" | "database">;
@@ -64,17 +63,5 @@ describe("createComputeProvider", () => {
       expect(existsSync(path.join(dir, "machines.json"))).toBe(false);
       expect(await createComputeProvider(cfg).getState(ref)).toBeNull();
     }
-  });
-});
-
-describe("computeProvider", () => {
-  it("is one provider per process, built from config()", async () => {
-    const a = computeProvider();
-    expect(a.kind).toBe("local"); // tests/setup.ts: embedded defaults, no delay
-    expect(computeProvider()).toBe(a);
-    const ref = await a.provision(spec);
-    expect(await computeProvider().getState(ref)).toBe("started");
-    resetComputeProvider();
-    expect(computeProvider()).not.toBe(a);
   });
 });

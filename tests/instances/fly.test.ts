@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { InstanceStatus, OperationType } from "@/lib/schemas/instances";
-import { ANTHROPIC_KEY, ANTHROPIC_KEY_2, TELEGRAM_TOKEN } from "../config-docs/fixtures";
+import type { InstanceStatus, OperationType } from "@/lib/operations/lifecycle";
+import { ANTHROPIC_KEY, ANTHROPIC_KEY_2, TELEGRAM_TOKEN } from "../config/fixtures";
 import type { FlyRoute } from "../fakes/fly-api";
 import { uniqueSubdomain } from "../support/fixtures";
 import { FLY_INSTANCE_DOMAIN, FLY_TOKEN, useFlyApi, type Api } from "../support/fly-http";

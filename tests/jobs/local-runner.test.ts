@@ -419,13 +419,23 @@ describe("LocalRunner: crons", () => {
     expect(parseCron("0 0 * * 7")(at("2026-03-01T00:00:00Z"))).toBe(true); // 7 is Sunday too
     expect(parseCron("5,35 2-4 * * *")(at("2026-03-01T03:35:00Z"))).toBe(true);
     expect(parseCron("0 0 1 * 1")(at("2026-03-02T00:00:00Z"))).toBe(true); // day 1 OR Monday
+    expect(parseCron("0 0 1 * 1")(at("2026-03-03T00:00:00Z"))).toBe(false);
+  });
+
+  it("takes what Inngest takes: names, nicknames and a time zone", () => {
+    const at = (iso: string) => new Date(iso);
+    expect(parseCron("0 9 * * MON")(at("2026-03-02T09:00:00Z"))).toBe(true);
+    expect(parseCron("@hourly")(at("2026-03-02T17:00:00Z"))).toBe(true);
+    expect(parseCron("@hourly")(at("2026-03-02T17:01:00Z"))).toBe(false);
+    expect(parseCron("TZ=Europe/Paris 0 9 * * *")(at("2026-03-02T08:00:00Z"))).toBe(true); // 9:00 in Paris (UTC+1)
+    expect(parseCron("TZ=Europe/Paris 0 9 * * *")(at("2026-03-02T09:00:00Z"))).toBe(false);
   });
 
   it("refuses a cron it cannot follow, when built", () => {
-    for (const cron of ["TZ=Europe/Paris 0 9 * * *", "@daily", "0 9 * * MON", "60 * * * *", "* * * *"]) {
+    for (const cron of ["60 * * * *", "* * * *", "0 0 9 * * *", "*/0 * * * *", "@reboot", "TZ=Nowhere/Land 0 9 * * *"]) {
       expect(() => parseCron(cron), cron).toThrow(/not supported/);
     }
-    const def = defineFunction({ id: "bad-cron", trigger: { cron: "@hourly" }, retries: 0, handler: async () => null });
+    const def = defineFunction({ id: "bad-cron", trigger: { cron: "61 * * * *" }, retries: 0, handler: async () => null });
     expect(() => new LocalRunner([def])).toThrow(/not supported/);
   });
 });

@@ -2,9 +2,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { instance } from "@/db/schema";
-import { localRunner, resetLocalRunner } from "@/inngest/local";
-import { startBackgroundWork } from "@/lib/background";
-import { computeProvider } from "@/lib/compute";
+import { createRuntime, type Runtime } from "@/inngest/runtime";
 import { config } from "@/lib/config";
 import { seal } from "@/lib/crypto";
 import {
@@ -16,12 +14,12 @@ import {
   outboxFor,
   until,
   type OperationRow,
-} from "./operation-harness";
+} from "../support/operation-harness";
 
-// Embedded start-up (lib/background.ts): operations a previous process left
-// pending or running (it died mid-way) are picked up by this process's
-// LocalRunner and finished. The "dead process" is simulated by rows inserted
-// as it would have left them; the machines live on the process's provider
+// Embedded start-up (Runtime.start, inngest/runtime.ts): operations a previous
+// process left pending or running (it died mid-way) are picked up by this
+// process's LocalRunner and finished. The "dead process" is simulated by rows inserted
+// as it would have left them; the machines live on the runtime's provider
 // (in a real embedded install they outlive the process in machines.json).
 
 const GATEWAY_TOKEN = "gw-token-left-by-the-dead-process-0123";
@@ -31,16 +29,19 @@ beforeAll(async () => {
   await getDb();
 }, 60_000);
 
+/** This test's runtime, as start-up builds it: the local runner, the local provider. */
+let rt: Runtime;
+
 beforeEach(async () => {
   expect(config().jobs.kind).toBe("local");
   expect(config().compute.kind).toBe("local");
-  await resetLocalRunner();
+  rt = createRuntime();
 });
 
 afterEach(async () => {
   // Let what the runner started finish before it is forgotten, so no run outlives its test.
-  await localRunner().idle();
-  await resetLocalRunner();
+  rt.stop();
+  await rt.runner!.idle();
 });
 
 /** Waits until the operation has finished (succeeded or failed), as a client polling it would. */
@@ -53,7 +54,7 @@ function finished(op: OperationRow) {
 
 /** A machine on the process's provider, as a finished create left it. */
 async function machineFor(instanceId: string) {
-  const ref = await computeProvider().provision({ instanceId, subdomain: "x", region: "iad", gatewayToken: GATEWAY_TOKEN, config: null });
+  const ref = await rt.deps.compute().provision({ instanceId, subdomain: "x", region: "iad", gatewayToken: GATEWAY_TOKEN, config: null });
   return ref;
 }
 
@@ -85,7 +86,7 @@ describe("embedded start-up resumes unfinished operations", () => {
     const done = await insertInstance(accountId, { status: "running" });
     const doneOp = await insertOperation(done, "instance.create", { status: "succeeded" });
 
-    await startBackgroundWork();
+    await rt.start();
 
     expect(await finished(freshOp)).toMatchObject({ status: "succeeded", error: null });
     expect(await finished(halfOp)).toMatchObject({ status: "succeeded", error: null });
@@ -95,19 +96,19 @@ describe("embedded start-up resumes unfinished operations", () => {
     expect(freshAfter.status).toBe("running");
     expect(freshAfter.machineId).toMatch(/^[0-9a-f]{14}$/);
     expect(freshAfter.gatewayTokenEnc).toMatch(/^v1\./);
-    expect(await computeProvider().getState({ appName: freshAfter.appName!, machineId: freshAfter.machineId!, volumeId: freshAfter.volumeId, region: "iad" })).toBe("started");
+    expect(await rt.deps.compute().getState({ appName: freshAfter.appName!, machineId: freshAfter.machineId!, volumeId: freshAfter.volumeId, region: "iad" })).toBe("started");
 
     // The half-done create kept its machine: provisioning again found it instead of making a second.
     expect(await instRow(half.id)).toMatchObject({ status: "running", machineId: halfRef.machineId, volumeId: halfRef.volumeId });
-    expect(await computeProvider().getState(halfRef)).toBe("started");
+    expect(await rt.deps.compute().getState(halfRef)).toBe("started");
 
     expect((await instRow(stopping.id)).status).toBe("stopped");
-    expect(await computeProvider().getState(stoppingRef)).toBe("stopped");
+    expect(await rt.deps.compute().getState(stoppingRef)).toBe("stopped");
 
     for (const op of [freshOp, halfOp, stopOp]) expect((await outboxFor(op)).map((m) => m.eventType)).toEqual(["operation.succeeded"]);
 
     // Only the unfinished ones were run.
-    const runs = localRunner().runs().filter((r) => r.functionId === "run-operation");
+    const runs = rt.runner!.runs().filter((r) => r.functionId === "run-operation");
     const ran = runs.map((r) => (r.event.data as { operation_id: string }).operation_id);
     expect(ran).toEqual(expect.arrayContaining([freshOp.id, halfOp.id, stopOp.id]));
     expect(ran).not.toContain(doneOp.id);
@@ -124,7 +125,7 @@ describe("embedded start-up resumes unfinished operations", () => {
     });
     const op = await insertOperation(gone, "instance.stop", { status: "running" });
 
-    await startBackgroundWork();
+    await rt.start();
 
     const row = await finished(op);
     expect(row).toMatchObject({ status: "failed", error: { code: "local_machine_not_found", message: expect.stringContaining("0000000000dead") } });
@@ -137,11 +138,11 @@ describe("embedded start-up resumes unfinished operations", () => {
     const inst = await insertInstance(accountId, { status: "provisioning" });
     const op = await insertOperation(inst, "instance.create");
 
-    await Promise.all([startBackgroundWork(), startBackgroundWork()]);
+    await Promise.all([rt.start(), rt.start()]);
     expect(await finished(op)).toMatchObject({ status: "succeeded" });
-    await localRunner().idle();
+    await rt.runner!.idle();
 
-    const runs = localRunner()
+    const runs = rt.runner!
       .runs()
       .filter((r) => r.functionId === "run-operation" && (r.event.data as { operation_id: string }).operation_id === op.id);
     expect(runs).toHaveLength(1);

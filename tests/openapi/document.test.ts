@@ -1,7 +1,7 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "@/lib/errors";
-import { ERROR_ADVICE } from "@/lib/openapi/errors";
+import { rateLimitHeaders, RATE_LIMIT_HEADERS } from "@/lib/http/ratelimit";
 import type { OpenApiDocument } from "@/lib/openapi/document";
 import { SCOPES, SCOPE_SHORTCUTS } from "@/lib/scopes";
 import { client } from "../support/fixtures";
@@ -137,8 +137,14 @@ describe("the OpenAPI document", () => {
   });
 
   it("has advice for every error code (shown on /docs/errors)", () => {
-    const missing = Object.keys(ERROR_CODES).filter((c) => !ERROR_ADVICE[c as keyof typeof ERROR_CODES]);
-    expect(missing, "add what to do about these codes to ERROR_ADVICE in lib/openapi/errors.ts").toEqual([]);
+    const missing = Object.entries(ERROR_CODES).filter(([, spec]) => spec.advice.trim().length < 20).map(([code]) => code);
+    expect(missing, "say what to do about these codes (their advice in lib/errors.ts)").toEqual([]);
+  });
+
+  it("names the rate-limit headers the wrapper sends", () => {
+    const window = { limit: 10, remaining: 9, reset: 60_000, retryAt: 60_000, success: true };
+    const sent = Object.keys(rateLimitHeaders("read", { key: window, account: window }, 0));
+    expect(sent).toEqual(RATE_LIMIT_HEADERS.map((h) => h.toLowerCase()));
   });
 });
 

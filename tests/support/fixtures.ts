@@ -1,9 +1,8 @@
 import { getDb } from "@/db/client";
 import { apiKey, operation } from "@/db/schema";
 import { eq } from "drizzle-orm";
-import { resetLocalRunner, setLocalRunner } from "@/inngest/local";
-import { LocalRunner } from "@/lib/jobs/local-runner";
-import { requestOperation } from "@/lib/jobs/operations";
+import { installDeps, installedDeps } from "@/lib/deps";
+import { operationRequestedEvent } from "@/lib/jobs/events";
 import type { PlanName } from "@/lib/plans";
 import type { Scope, ScopeShortcut } from "@/lib/scopes";
 import type { LimitOverrides } from "@/lib/plans";
@@ -108,21 +107,22 @@ export function uniqueSubdomain(prefix = "box"): string {
 }
 
 /**
- * Until `resume()`, the process's runner runs nothing: an operation a request starts stays
- * pending, so a test can look at the API while it is unfinished, however fast the machine.
- * `resume()` brings the process's own runner back and hands it these operations (as the
- * reconciler would re-send them).
+ * Until `resume()`, the events requests send reach no runner: an operation a request starts
+ * stays pending, so a test can look at the API while it is unfinished, however fast the
+ * machine. `resume()` installs the process's dependencies again and hands their runner these
+ * operations (as the reconciler would re-send them). Needs the API server started (useApiServer).
  */
 export function holdOperations() {
-  setLocalRunner(new LocalRunner([]));
+  const previous = installedDeps();
+  installDeps({ ...previous, send: async () => undefined });
   return {
     async resume(...operationIds: string[]) {
-      await resetLocalRunner();
+      installDeps(previous);
       const db = await getDb();
       for (const id of operationIds) {
         const [row] = await db.select().from(operation).where(eq(operation.id, id));
         if (!row) throw new Error(`no operation ${id}`);
-        await requestOperation(row);
+        await previous.send([operationRequestedEvent(row)]);
       }
     },
   };

@@ -2,13 +2,12 @@ import { eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
 import { getDb } from "@/db/client";
 import { instance } from "@/db/schema";
-import { allFunctions } from "@/inngest/functions";
-import { resetLocalRunner, setLocalRunner } from "@/inngest/local";
-import { createComputeProvider, resetComputeProvider, setComputeProvider } from "@/lib/compute";
+import { createRuntime, type Runtime } from "@/inngest/runtime";
+import { createComputeProvider } from "@/lib/compute";
 import { config, resetConfig } from "@/lib/config";
-import { LocalRunner } from "@/lib/jobs/local-runner";
+import { hasInstalledDeps, installDeps, installedDeps, type Deps } from "@/lib/deps";
 import type { JobLogger } from "@/lib/jobs/types";
-import { mockServer } from "../compute/msw";
+import { mockServer } from "./msw";
 import { createFlyFake, type FakeMachine, type FlyFake } from "../fakes/fly-api";
 import { client, createAccount, uniqueSubdomain, waitForOperation, type ApiResponse } from "./fixtures";
 import { useApiServer } from "./security";
@@ -16,8 +15,8 @@ import { useApiServer } from "./security";
 /**
  * The API over real HTTP with `INSTANCE_PROVIDER=fly`, against the stateful Fly
  * fake (tests/fakes/fly-api.ts, through msw): a request travels the wrapper, the
- * service, the run-operation function on this process's runner, the FlyProvider
- * the configuration builds, and Fly-shaped HTTP, and comes back as the operation
+ * service, the run-operation function on the test's runtime (inngest/runtime.ts,
+ * installed as the process's for the test), the FlyProvider the configuration builds, and Fly-shaped HTTP, and comes back as the operation
  * a user polls. Only time is not real: the provider and the runner sleep on the
  * fake's clock, so a 3 s health-check pause or a 60 s /wait take no time.
  *
@@ -28,7 +27,7 @@ import { useApiServer } from "./security";
  *     expect(fly.machineOf(...).state).toBe("stopped");
  *   });
  *
- * Each test gets a fresh fake (`fly.fake`) and a fresh runner.
+ * Each test gets a fresh fake (`fly.fake`) and a fresh runtime.
  */
 
 export const FLY_TOKEN = "fly-test-token";
@@ -74,7 +73,8 @@ export function useFlyApi(): FlyApi {
   const msw = mockServer();
   const server = useApiServer();
   let fake: FlyFake | undefined;
-  let runner: LocalRunner | undefined;
+  let runtime: Runtime | undefined;
+  let previous: Deps | undefined;
   let sleeps: number[] = [];
   let hold: { gate: Promise<void>; release(): void } | null = null;
 
@@ -93,27 +93,30 @@ export function useFlyApi(): FlyApi {
     const f = (fake = createFlyFake({ token: FLY_TOKEN, orgs: [FLY_ORG] }));
     msw.server.resetHandlers(...f.handlers);
     sleeps = [];
-    // The production factory, from the configuration above; only the clock is the fake's.
-    setComputeProvider(createComputeProvider(config(), { now: f.clock.now, sleep: async (ms) => f.clock.advance(ms) }));
-    // The real durable functions with their default dependencies (so the provider above),
-    // on a runner whose sleeps move the fake's clock instead of waiting.
-    runner = new LocalRunner(allFunctions(), {
-      sleep: async (ms) => {
-        sleeps.push(ms);
-        while (hold) await hold.gate;
-        f.clock.advance(ms);
+    // The composition root as production builds it, from the configuration above: the
+    // provider is the production factory's with only the fake's clock, and the runner's
+    // sleeps move that clock instead of waiting.
+    runtime = createRuntime(config(), {
+      compute: createComputeProvider(config(), { now: f.clock.now, sleep: async (ms) => f.clock.advance(ms) }),
+      runner: {
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          while (hold) await hold.gate;
+          f.clock.advance(ms);
+        },
+        logger: process.env.DEBUG_JOBS ? console : quiet,
       },
-      logger: process.env.DEBUG_JOBS ? console : quiet,
     });
-    setLocalRunner(runner);
+    previous = hasInstalledDeps() ? installedDeps() : undefined;
+    installDeps(runtime.deps);
   });
 
   afterEach(async () => {
     hold?.release();
     // Nothing a test started may run on into the next one.
-    await runner?.idle();
-    await resetLocalRunner();
-    resetComputeProvider();
+    await runtime?.runner?.idle();
+    runtime?.stop();
+    if (previous) installDeps(previous);
   });
 
   afterAll(() => {

@@ -38,12 +38,29 @@ const expectProblem = (res: { status: number; headers: Headers; body: any }, sta
   expect(res.body.request_id).toBe(res.headers.get("x-request-id"));
 };
 
+/** A suite's name: the route it covers, as `METHOD /api/v1/path/{param}` (tests/edge/security-coverage.test.ts reads it). */
+const ROUTE_NAME = /^(GET|POST|PUT|PATCH|DELETE) (\/api\/v1\/[^\s]*)$/;
+
+/** Whether a concrete path is one of the route template's (`{id}` stands for one segment). */
+export function pathMatches(template: string, path: string): boolean {
+  const pattern = template.split("/").map((seg) => (/^\{[^}]+\}$/.test(seg) ? "[^/]+" : seg.replace(/[.*+?^$()|[\]\\]/g, "\\$&")));
+  return new RegExp(`^${pattern.join("/")}$`).test(path.split("?")[0]!);
+}
+
 /**
  * The common auth cases, run against one route: no key, malformed key, unknown
  * key, revoked key, expired key, missing scope, cookie present, starter plan,
  * and another account's resource.
+ *
+ * `name` is the route, written out as a literal (`"GET /api/v1/keys/{id}"`):
+ * tests/edge/security-coverage.test.ts reads the names from the test files
+ * to find an authenticated route with no suite, and the suite checks that its
+ * requests really go to the route it names.
  */
 export function describeSecurity(name: string, server: { readonly url: string }, spec: SecuritySpec) {
+  const route = ROUTE_NAME.exec(name);
+  if (!route) throw new Error(`describeSecurity("${name}"): name the route as "METHOD /api/v1/path/{param}"`);
+  if (route[1] !== spec.method) throw new Error(`describeSecurity("${name}"): the name says ${route[1]}, the spec ${spec.method}`);
   describe(`${name}: security`, () => {
     let owner: TestAccount;
     let path: string;
@@ -53,6 +70,7 @@ export function describeSecurity(name: string, server: { readonly url: string },
     beforeAll(async () => {
       owner = await createAccount({ plan: "pro" });
       path = await spec.path(owner);
+      if (!pathMatches(route[2]!, path)) throw new Error(`describeSecurity("${name}"): its path ${path} is not that route's`);
     });
 
     it("refuses a request without a key (401, WWW-Authenticate)", async () => {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { spawnSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
+import path from "node:path";
 
 /**
  * Suites that need a real service (redis-server, Postgres, Chromium) run only
@@ -54,6 +55,19 @@ export function hasExecutable(suite: string, file: string, install: string): boo
     skipNotice(suite, `${file} (${install})`);
     return false;
   }
+}
+
+const BUILD_ID = path.resolve(import.meta.dirname, "../../.next/BUILD_ID");
+
+/**
+ * Whether this checkout has a production build to serve (`npm run build`; CI
+ * builds before it tests). Without one, prints the one "skipped" line: a cold
+ * build takes minutes, too long to start from a test.
+ */
+export function hasProductionBuild(suite: string): boolean {
+  if (fs.existsSync(BUILD_ID)) return true;
+  skipNotice(suite, "a production build (npm run build)");
+  return false;
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */

@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { getDb } from "@/db/client";
+import { ApiError } from "../errors";
+import { errorMessage, log } from "../log";
+import { parseCommandArgs, UsageError } from "../operator/command";
+import { findCommand } from "../operator/commands";
+import { operatorToken, operatorTokenMatches } from "../operator/access";
+import { parseBody } from "./body";
+import { problem } from "./route";
+
+const runBody = z.strictObject({
+  /** The command's name, e.g. "create-key" or "versions add". */
+  command: z.string().min(1).max(100),
+  args: z.record(z.string(), z.unknown()).default({}),
+});
+
+/**
+ * POST /api/operator/run `{command, args}`: runs an operator command in this
+ * server (see lib/operator). Authenticated with the operator token, never an
+ * API key; absent (404) when no operator token is configured. Answers
+ * `{text, json}`, the command's result.
+ */
+async function run(req: Request): Promise<Response> {
+  try {
+    const expected = operatorToken();
+    if (expected === null) throw new ApiError("route_not_found", `No route ${new URL(req.url).pathname}.`);
+    if (req.headers.has("cookie")) throw new ApiError("cookies_not_allowed", "Operator requests carry no cookies.");
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "");
+    if (!m || !operatorTokenMatches(m[1]!, expected)) {
+      throw new ApiError("invalid_operator_token", "Send the operator token as `Authorization: Bearer <token>` (OPERATOR_TOKEN, or DATA_DIR/operator-token in embedded mode).");
+    }
+    const { value } = await parseBody(req, runBody);
+    const found = findCommand(value!.command.split(" "));
+    if (!found || found.used !== value!.command.split(" ").length) {
+      throw new ApiError("validation_error", `Unknown operator command ${JSON.stringify(value!.command)}.`);
+    }
+    const args = parseCommandArgs(found.command, value!.args);
+    const result = await found.command.run({ db: await getDb() }, args);
+    log.info("operator command", { command: found.command.name });
+    return Response.json(result, { headers: { "cache-control": "no-store" } });
+  } catch (err) {
+    if (err instanceof ApiError) return problem(req, err);
+    if (err instanceof UsageError) return problem(req, new ApiError("validation_error", err.message));
+    log.error("operator command failed", { error: errorMessage(err) });
+    return problem(req, new ApiError("internal_error", "The operator command failed; see the server's log."));
+  }
+}
+
+const notAllowed = async (req: Request) =>
+  problem(req, new ApiError("method_not_allowed", `${req.method} is not allowed here. Allowed: POST.`, { headers: { allow: "POST" } }));
+
+export const operatorRoute = { POST: run, GET: notAllowed, PUT: notAllowed, PATCH: notAllowed, DELETE: notAllowed };
