@@ -40,6 +40,9 @@ const SETTINGS: Record<string, string> = {
   FLY_ORG_SLUG: FLY_ORG,
   FLY_API_BASE_URL: "https://api.machines.dev",
   INSTANCE_DOMAIN: FLY_INSTANCE_DOMAIN,
+  // Fly configured means production rules; links are absolute from the request's host only
+  // where the deployment says so (as behind a proxy that sets X-Forwarded-Host).
+  TRUST_FORWARDED_HOST: "1",
 };
 
 const quiet: JobLogger = { info() {}, warn() {}, error() {}, debug() {} };
