@@ -263,7 +263,8 @@ export class FlyProvider implements ComputeProvider {
       const machine = await this.requireMachine(ref);
       lastState = machine.state;
       if (machine.state === state && (!version || machine.instance_id === version)) return;
-      if (machine.state === "destroying" || machine.state === "destroyed" || (state === "started" && machine.state === "failed")) {
+      // `launch_failed` goes on to `destroyed` (https://fly.io/docs/machines/machine-states/).
+      if (["destroying", "destroyed", "launch_failed"].includes(machine.state) || (state === "started" && machine.state === "failed")) {
         throw new ComputeError(
           "fly_machine_unavailable",
           `machine ${ref.machineId} in ${ref.appName} is ${machine.state}; it will not become ${state} on its own`,

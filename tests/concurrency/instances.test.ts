@@ -2,9 +2,7 @@ import { count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { openclawVersion, operation } from "@/db/schema";
-import { processRuntime } from "@/inngest/runtime";
-import { ComputeError, type LocalProvider } from "@/lib/compute";
-import { client, createAccount, type ApiResponse, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
+import { client, createAccount, createRunningInstance, holdOperations, uniqueSubdomain, waitForOperation, type ApiResponse } from "../support/fixtures";
 import { useRealPostgres } from "../support/real-postgres";
 import { useApiServer } from "../support/security";
 
@@ -13,9 +11,14 @@ const server = useApiServer();
 
 type Answer = ApiResponse<{ id: string; code?: string }>;
 
-/** Exactly one of racing requests on instance `id` started an operation; every other got 409 naming it. Answers the winner. */
-async function expectOneWinner(results: Answer[], id: string): Promise<Answer> {
+/**
+ * Exactly one of racing requests on instance `id` started an operation; every other got 409
+ * naming it. The winner was held unfinished while they raced (holdOperations): it goes on first.
+ * Answers the winner.
+ */
+async function expectOneWinner(results: Answer[], id: string, hold: ReturnType<typeof holdOperations>): Promise<Answer> {
   const winners = results.filter((r) => r.status === 202);
+  await hold.resume(...winners.map((w) => w.body.id));
   expect(winners).toHaveLength(1);
   for (const r of results.filter((r) => r.status !== 202)) {
     expect(r.status).toBe(409);
@@ -45,12 +48,15 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
     const api = client(server.url, me.token);
     const { id } = await createRunningInstance(api, uniqueSubdomain("one"));
     const actions = ["stop", "restart", "stop", "restart", "stop", "restart", "stop", "restart"];
+    // The winner's operation stays unfinished while the requests race: otherwise a fast one could
+    // finish first, and a later request (a delete of the stopped instance) rightly start a second.
+    const hold = holdOperations();
     const results = await Promise.all([
       ...actions.map((a) => api.post(`/api/v1/instances/${id}/${a}`)),
       api.delete(`/api/v1/instances/${id}`),
       api.delete(`/api/v1/instances/${id}`),
     ]);
-    await waitForOperation(api, (await expectOneWinner(results, id)).body.id);
+    await waitForOperation(api, (await expectOneWinner(results, id, hold)).body.id);
   });
 
   it("gives a subdomain to exactly one of two accounts racing for it", async () => {
@@ -88,13 +94,12 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
     const version = `2099.${process.pid}.1-race`;
     await (await getDb()).insert(openclawVersion).values({ version, image: `ghcr.io/openclaw/openclaw:${version}`, releasedAt: new Date() });
     const { id } = await createRunningInstance(api, uniqueSubdomain("race-upgrade"));
-    // The winner's operation waits a retry out (about a second) instead of finishing before the losers are answered.
-    (processRuntime().deps.compute() as LocalProvider).failNext("waitForState", new ComputeError("local_wait_timeout", "not yet", { retryable: true }));
+    const hold = holdOperations();
     const results = await Promise.all(
       ["upgrade", "restart", "upgrade", "restart", "upgrade", "restart"].map((a) =>
         a === "upgrade" ? api.post(`/api/v1/instances/${id}/upgrade`, { version }) : api.post(`/api/v1/instances/${id}/restart`),
       ),
     );
-    expect((await waitForOperation(api, (await expectOneWinner(results, id)).body.id)).body.status).toBe("succeeded");
+    expect((await waitForOperation(api, (await expectOneWinner(results, id, hold)).body.id)).body.status).toBe("succeeded");
   });
 });
