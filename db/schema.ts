@@ -12,6 +12,7 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import { UNFINISHED, type InstanceStatus, type OperationStatus, type OperationType } from "@/lib/operations/lifecycle";
+import { UNFINISHED_ROLLOUT, type RolloutState } from "@/lib/operations/rollouts";
 import type { LimitOverrides, PlanName } from "@/lib/plans";
 import type { Scope } from "@/lib/scopes";
 
@@ -56,6 +57,29 @@ export const apiKey = pgTable(
   ],
 );
 
+/**
+ * The OpenClaw versions the platform offers (GET /api/v1/versions), kept by the
+ * operator (`npm run admin -- versions add|deprecate`). A version's image never
+ * changes once added; a version is never deleted (instances name it), only
+ * deprecated: nothing new may move to it.
+ */
+export const openclawVersion = pgTable(
+  "openclaw_version",
+  {
+    /** The release tag, e.g. "2026.11.20". */
+    version: text("version").primaryKey(),
+    /** The image its machines run, pinned by tag or digest (lib/openclaw/versions.ts checks it). */
+    image: text("image").notNull(),
+    /** Orders versions: a rollout moves instances from earlier ones to a later one. */
+    releasedAt: ts("released_at").notNull(),
+    /** The version new instances get when they name none. Exactly one: this index allows at most one, the service never leaves none. */
+    isDefault: boolean("is_default").notNull().default(false),
+    deprecatedAt: ts("deprecated_at"),
+    createdAt: created(),
+  },
+  (t) => [uniqueIndex("openclaw_version_one_default").on(t.isDefault).where(sql`${t.isDefault}`)],
+);
+
 export const instance = pgTable(
   "instance",
   {
@@ -73,6 +97,12 @@ export const instance = pgTable(
     volumeId: text("volume_id"),
     /** OPENCLAW_GATEWAY_TOKEN, encrypted (see lib/crypto). */
     gatewayTokenEnc: text("gateway_token_enc"),
+    /** The OpenClaw version its machine runs; changed only by an instance.upgrade that succeeded. */
+    version: text("version")
+      .notNull()
+      .references(() => openclawVersion.version),
+    /** Whether fleet rollouts may upgrade it (its owner turns it off with PATCH). */
+    autoUpgrade: boolean("auto_upgrade").notNull().default(true),
     createdAt: created(),
     updatedAt: ts("updated_at").notNull().defaultNow(),
     /** Set when its delete operation succeeds: the row stays for its operations' history. */
@@ -239,5 +269,70 @@ export const webhookDelivery = pgTable(
     index("webhook_delivery_endpoint_idx").on(t.endpointId, t.id),
     // The reconciler looks for pending deliveries whose run was lost (overdue).
     index("webhook_delivery_pending_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+/**
+ * A fleet rollout (`npm run admin -- rollout start`): every instance with
+ * auto_upgrade on an earlier version than `to_version`, upgraded in batches by
+ * the run-rollout function, which halts when failures reach `max_failures`.
+ */
+export const rollout = pgTable(
+  "rollout",
+  {
+    id: text("id").primaryKey(),
+    toVersion: text("to_version")
+      .notNull()
+      .references(() => openclawVersion.version),
+    /** Only instances on this version, when given. */
+    fromVersion: text("from_version").references(() => openclawVersion.version),
+    batchSize: integer("batch_size").notNull(),
+    maxFailures: integer("max_failures").notNull(),
+    state: text("state").$type<RolloutState>().notNull(),
+    /** Failures counted before the last resume: a resumed rollout halts again after max_failures more. */
+    failureBase: integer("failure_base").notNull().default(0),
+    /** Batches started so far. */
+    batches: integer("batches").notNull().default(0),
+    /** Why it halted (or was cancelled); null otherwise. */
+    reason: text("reason"),
+    createdAt: created(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    // One unfinished rollout at a time: two would race for the same instances.
+    uniqueIndex("rollout_one_unfinished")
+      .on(sql`(true)`)
+      .where(sql`${t.state} in ${sql.raw(`(${UNFINISHED_ROLLOUT.map((s) => `'${s}'`).join(", ")})`)}`),
+  ],
+);
+
+/**
+ * The instances a rollout covers, chosen when it starts. Where each stands is
+ * derived from these columns and its operation (lib/operations/rollouts.ts,
+ * ROLLOUT_ITEM_STATES), so there is no second copy of an operation's outcome.
+ */
+export const rolloutInstance = pgTable(
+  "rollout_instance",
+  {
+    rolloutId: text("rollout_id")
+      .notNull()
+      .references(() => rollout.id, { onDelete: "cascade" }),
+    instanceId: text("instance_id")
+      .notNull()
+      .references(() => instance.id, { onDelete: "cascade" }),
+    /** The version it ran when the rollout started. */
+    fromVersion: text("from_version").notNull(),
+    /** The instance.upgrade this rollout started for it (kept as long as the rollout); null until its turn. */
+    operationId: text("operation_id").references(() => operation.id),
+    /** The batch it was upgraded in. */
+    batch: integer("batch"),
+    /** Why it was left out when its turn came; null unless skipped. */
+    skipped: text("skipped"),
+  },
+  (t) => [
+    primaryKey({ name: "rollout_instance_pkey", columns: [t.rolloutId, t.instanceId] }),
+    // When an operation on an instance finishes, the running rollouts that cover it are told.
+    index("rollout_instance_instance_idx").on(t.instanceId),
   ],
 );

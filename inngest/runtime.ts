@@ -4,11 +4,12 @@ import { createComputeProvider } from "@/lib/compute";
 import type { ComputeProvider } from "@/lib/compute/types";
 import { config, type Config } from "@/lib/config";
 import { installDeps, type Deps } from "@/lib/deps";
-import { operationRequestedEvent } from "@/lib/jobs/events";
+import { operationRequestedEvent, rolloutAdvanceEvent } from "@/lib/jobs/events";
 import { LocalRunner, type LocalRunnerOptions } from "@/lib/jobs/local-runner";
 import type { AnyFunctionDefinition, JobLogger } from "@/lib/jobs/types";
 import { errorMessage, log } from "@/lib/log";
 import { unfinishedOperations } from "@/lib/services/maintenance";
+import { runningRollouts } from "@/lib/services/rollouts";
 import { inngest } from "./client";
 import { allFunctions } from "./functions";
 
@@ -39,7 +40,7 @@ export interface Runtime {
    * Embedded mode: starts the cron clock (the reconciler) and hands the
    * runner the operations a previous process left unfinished (their steps are
    * idempotent, so running them from the top finishes them, or fails them
-   * with a clear error). With Inngest: nothing (Inngest keeps the crons and runs).
+   * with a clear error), and the rollouts it left running. With Inngest: nothing (Inngest keeps the crons and runs).
    */
   start(): Promise<void>;
   /** Stops the cron clock; runs in progress carry on (`runner.idle()` waits for them). */
@@ -100,6 +101,14 @@ export function createRuntime(
         }
       }
       if (left.length > 0) log.info("resumed unfinished operations", { count: left.length });
+      // Running rollouts go on where they stopped: everything they know is in the database.
+      const rollouts = await runningRollouts(await deps.db());
+      try {
+        await deps.send(rollouts.map((id) => rolloutAdvanceEvent(id, "start-up")));
+      } catch (err) {
+        log.error("could not resume rollouts", { error: errorMessage(err) });
+      }
+      if (rollouts.length > 0) log.info("resumed running rollouts", { count: rollouts.length });
     },
     stop: () => local.stop(),
   };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { imageRefProblem } from "./openclaw/versions";
 
 /**
  * Every setting the server reads, validated once. Nothing else in the code base
@@ -64,9 +65,11 @@ const envSchema = z.object({
 
   INSTANCE_PROVIDER: z.enum(["local", "fly"]).optional(),
   LOCAL_PROVIDER_DELAY_MS: intSetting(2000),
+  LOCAL_FAILING_IMAGES: optionalString,
   FLY_API_TOKEN: optionalString,
   FLY_ORG_SLUG: optionalString,
   FLY_API_BASE_URL: optionalString,
+  /** Retired: refused when set (see RETIRED_OPENCLAW_IMAGE). */
   OPENCLAW_IMAGE: optionalString,
   INSTANCE_DOMAIN: optionalString,
   DEFAULT_REGION: optionalString,
@@ -124,8 +127,13 @@ export interface Config {
     | { kind: "local" }
     | { kind: "inngest"; eventKey: string | undefined; signingKey: string | undefined; dev: boolean; baseUrl: string | undefined };
   compute:
-    | { kind: "local"; delayMs: number }
-    | { kind: "fly"; token: string; org: string; apiBaseUrl: string; image: string };
+    | {
+        kind: "local";
+        delayMs: number;
+        /** Images whose simulated assistant never answers healthy (LOCAL_FAILING_IMAGES): a failed upgrade, tried locally. */
+        failingImages: string[];
+      }
+    | { kind: "fly"; token: string; org: string; apiBaseUrl: string };
   instanceDomain: string;
   defaultRegion: string;
   operationDeadlineSeconds: number;
@@ -133,8 +141,14 @@ export interface Config {
   operatorToken: string | undefined;
 }
 
-/** The OpenClaw image every new machine runs. Pinned: never `latest`. */
-export const DEFAULT_OPENCLAW_IMAGE = "ghcr.io/openclaw/openclaw:2026.11.20";
+/**
+ * OPENCLAW_IMAGE named the one image every machine ran. Each instance now runs
+ * the image of its OpenClaw version (the `openclaw_version` table; GET
+ * /api/v1/versions), so the setting is refused rather than silently ignored.
+ */
+const RETIRED_OPENCLAW_IMAGE =
+  "OPENCLAW_IMAGE is no longer read: each instance runs the image of its OpenClaw version, kept in the database. " +
+  "Unset it, then offer that image as a version and make it the default: npm run admin -- versions add <tag> --image <ref> --default.";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -180,6 +194,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
+  if (e.OPENCLAW_IMAGE) throw new ConfigError(RETIRED_OPENCLAW_IMAGE);
+  const failingImages = (e.LOCAL_FAILING_IMAGES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const image of failingImages) {
+    const problem = imageRefProblem(image);
+    if (problem) throw new ConfigError(`LOCAL_FAILING_IMAGES: ${problem}`);
+  }
   const production = Boolean(e.VERCEL) || e.REQUIRE_SERVICES;
   const missing: string[] = [];
   const need = (name: keyof typeof e) => {
@@ -269,9 +289,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             token: e.FLY_API_TOKEN!,
             org: e.FLY_ORG_SLUG!,
             apiBaseUrl: (e.FLY_API_BASE_URL ?? "https://api.machines.dev").replace(/\/+$/, ""),
-            image: e.OPENCLAW_IMAGE ?? DEFAULT_OPENCLAW_IMAGE,
           }
-        : { kind: "local", delayMs: e.LOCAL_PROVIDER_DELAY_MS },
+        : { kind: "local", delayMs: e.LOCAL_PROVIDER_DELAY_MS, failingImages },
     instanceDomain: e.INSTANCE_DOMAIN ?? "localhost",
     defaultRegion: e.DEFAULT_REGION ?? "iad",
     operationDeadlineSeconds: e.OPERATION_DEADLINE_SECONDS,

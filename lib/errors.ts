@@ -88,6 +88,11 @@ export const ERROR_CODES = {
     title: "Invalid cursor",
     advice: "The `cursor` is not one this API gave out. Copy it from the previous page's `Link: rel=\"next\"` header.",
   },
+  unsupported_version: {
+    status: 400,
+    title: "Version not offered",
+    advice: "The OpenClaw `version` is unknown or deprecated. `GET /api/v1/versions` lists the versions on offer; leave `version` out for the default one.",
+  },
   invalid_idempotency_key: {
     status: 400,
     title: "Invalid Idempotency-Key",

@@ -11,8 +11,13 @@
  * - else, here, against the configured database (the embedded one under
  *   DATA_DIR, or DATABASE_URL), unless the command needs a running server.
  *
+ * Output: the command's text, or its JSON with --json (and always when stdout is
+ * not a terminal, for commands whose text is a progress bar). `--watch`, for the
+ * commands that take it, runs the command again every second until it settles.
+ *
  * Exit codes: 0 done, 1 failed, 2 usage error.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { closeDatabase, database, DatabaseLockedError } from "@/db/client";
 import { config, ConfigError } from "@/lib/config";
@@ -29,9 +34,14 @@ function usage(): string {
   ].join("\n");
 }
 
+const WATCH_INTERVAL_MS = 1000;
+/** Options of the admin command itself, never a command's arguments. */
+const OWN_OPTIONS = ["json", "server", "watch"];
+
 /** argv after the command's name -> the command's raw arguments, by its own schema's field names. */
-function readArgs(cmd: OperatorCommand, argv: string[]): { args: Record<string, unknown>; json: boolean; server?: string } {
+function readArgs(cmd: OperatorCommand, argv: string[]): { args: Record<string, unknown>; json: boolean; watch: boolean; server?: string } {
   const options: Record<string, { type: "string" | "boolean" }> = { json: { type: "boolean" }, server: { type: "string" } };
+  if (cmd.watch) options.watch = { type: "boolean" };
   for (const [name, schema] of Object.entries(cmd.args.shape)) {
     if (!cmd.positionals?.includes(name)) options[name] = { type: isFlag(schema as never) ? "boolean" : "string" };
   }
@@ -39,11 +49,11 @@ function readArgs(cmd: OperatorCommand, argv: string[]): { args: Record<string, 
   const names = cmd.positionals ?? [];
   if (positionals.length > names.length) throw new UsageError(`Unexpected argument ${positionals[names.length]}`);
   const args: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(values)) if (k !== "json" && k !== "server") args[k] = v;
+  for (const [k, v] of Object.entries(values)) if (!OWN_OPTIONS.includes(k)) args[k] = v;
   names.forEach((n, i) => {
     if (positionals[i] !== undefined) args[n] = positionals[i];
   });
-  return { args, json: values.json === true, server: values.server as string | undefined };
+  return { args, json: values.json === true, watch: values.watch === true, server: values.server as string | undefined };
 }
 
 async function runRemotely(url: string, token: string, command: string, args: Record<string, unknown>) {
@@ -73,30 +83,73 @@ async function main(argv: string[]): Promise<number> {
   const found = findCommand(argv);
   if (!found) throw new UsageError(`Unknown command ${argv.slice(0, 2).join(" ")}`);
   const { command } = found;
-  const { args, json, server } = readArgs(command, argv.slice(found.used));
-  const print = (r: { text: string; json: unknown }) => console.log(json ? JSON.stringify(r.json) : r.text);
+  const { args, json, watch, server } = readArgs(command, argv.slice(found.used));
+  const asJson = json || (command.jsonUnlessTty === true && !process.stdout.isTTY);
+  const once = await runner(command, args, server);
+  if (!watch) {
+    const r = await once();
+    console.log(asJson ? JSON.stringify(r.json) : r.text);
+    return 0;
+  }
+  await follow(once, command.watch!, asJson);
+  return 0;
+}
 
+type Result = { text: string; json: unknown };
+
+/** How the command runs: in the server named by --server, in the embedded server of DATA_DIR, or here. */
+async function runner(command: OperatorCommand, args: Record<string, unknown>, server: string | undefined): Promise<() => Promise<Result>> {
   const explicit = server ?? process.env.MOC_OPERATOR_URL;
   if (explicit) {
     const token = process.env.MOC_OPERATOR_TOKEN;
     if (!token) throw new UsageError("MOC_OPERATOR_TOKEN: set it to the server's operator token (OPERATOR_TOKEN) to use --server");
-    print(await runRemotely(explicit, token, command.name, args));
-    return 0;
+    return () => runRemotely(explicit, token, command.name, args);
   }
   const cfg = config();
   const embedded = cfg.database.kind === "pglite" ? findEmbeddedServer(cfg.dataDir) : null;
-  if (embedded) {
-    print(await runRemotely(embedded.url, embedded.token, command.name, args));
-    return 0;
-  }
+  if (embedded) return () => runRemotely(embedded.url, embedded.token, command.name, args);
   if (command.where === "server") {
     throw new UsageError(
       `${command.name} runs in the server: start it (npm run dev), or give --server <url> with MOC_OPERATOR_TOKEN.`,
     );
   }
   const parsed = parseCommandArgs(command, args);
-  print(await command.run({ db: (await database()).db }, parsed));
-  return 0;
+  const db = (await database()).db;
+  const deps = {
+    db,
+    now: () => new Date(),
+    // Only `where: "server"` commands send, and those never run here.
+    send: async () => {
+      throw new Error(`${command.name} cannot hand work to the job runtime from the admin process.`);
+    },
+  };
+  return () => command.run(deps, parsed);
+}
+
+/**
+ * --watch: runs the command every second until `going` says its result has
+ * settled. On a terminal its text is redrawn in place; otherwise each changed
+ * result is printed on its own line (JSON lines with --json or in a pipe).
+ */
+async function follow(once: () => Promise<Result>, going: (json: unknown) => boolean, asJson: boolean): Promise<void> {
+  const redraw = process.stdout.isTTY && !asJson;
+  let last = "";
+  let drawn = 0;
+  for (;;) {
+    const r = await once();
+    const out = asJson ? JSON.stringify(r.json) : r.text;
+    if (redraw) {
+      // Back to the first line drawn last time, and clear from there down.
+      if (drawn > 0) process.stdout.write(`\x1b[${drawn}F\x1b[J`);
+      process.stdout.write(`${out}\n`);
+      drawn = out.split("\n").length;
+    } else if (out !== last) {
+      console.log(out);
+    }
+    last = out;
+    if (!going(r.json)) return;
+    await sleep(WATCH_INTERVAL_MS);
+  }
 }
 
 main(process.argv.slice(2))

@@ -10,6 +10,7 @@ import { registerInstances } from "./commands/instances.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerLogin } from "./commands/login.js";
 import { registerOperations } from "./commands/ops.js";
+import { registerVersions } from "./commands/versions.js";
 import { registerWebhooks } from "./commands/webhooks.js";
 import { CliError, EXIT } from "./errors.js";
 import { VERSION } from "./version.js";
@@ -32,6 +33,8 @@ export function createProgram(): Command {
   const program = new Command("moc")
     .description("Manage MyOpenClaw instances from a terminal or a CI pipeline.")
     .version(VERSION, "-V, --version")
+    // moc's own -V/--version only before a command, so `moc instances upgrade x --version 2026.12.1` reaches the command.
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", HELP_AFTER);
@@ -41,6 +44,7 @@ export function createProgram(): Command {
   registerKeys(program);
   registerWebhooks(program);
   registerAccount(program);
+  registerVersions(program);
   registerLogin(program);
   return program;
 }

@@ -71,7 +71,13 @@ export interface paths {
         delete: operations["deleteInstance"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update an instance
+         * @description Changes its `name` and `auto_upgrade` (a JSON merge patch: a field left out is unchanged, `name: null` removes the name). Allowed while an operation runs: neither touches the machine.
+         *
+         *     Scope: `instance:write`. Rate class: write. Takes an `Idempotency-Key`.
+         */
+        patch: operations["updateInstance"];
         trace?: never;
     };
     "/api/v1/instances/{id}/agents": {
@@ -218,6 +224,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/instances/{id}/upgrade": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upgrade an instance to another OpenClaw version
+         * @description Moves the machine to the version's image and waits for its assistant to answer healthy; a stopped instance is stopped again. If the new version does not become healthy, the previous image is put back and the operation fails with `upgrade_rolled_back`: the instance keeps its `version`, which changes only when the upgrade succeeds. Any offered version may be named, an earlier one too.
+         *
+         *     Scope: `instance:write`. Rate class: heavy. Takes an `Idempotency-Key`.
+         */
+        post: operations["upgradeInstance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/keys": {
         parameters: {
             query?: never;
@@ -344,6 +372,28 @@ export interface paths {
          * @description Public: no API key needed.
          */
         get: operations["listRegions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the OpenClaw versions on offer
+         * @description Newest release first. New instances get the `default` one unless they name another; a `deprecated` version keeps running where it runs, but nothing new may move to it.
+         *
+         *     Any valid API key. Rate class: read.
+         */
+        get: operations["listVersions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -495,6 +545,13 @@ export interface components {
              * @example Support bot
              */
             name?: string;
+            /**
+             * @description The OpenClaw version it runs (GET /api/v1/versions); default: the platform's default version
+             * @example 2026.11.20
+             */
+            version?: string;
+            /** @description Whether fleet rollouts may upgrade it; default true */
+            auto_upgrade?: boolean;
             /** @description The model provider document, as `PUT /instances/{id}/provider` takes it. Left out: no provider until one is PUT. */
             provider?: components["schemas"]["ProviderConfigRequest"];
             /** @description The chat channels document, as `PUT /instances/{id}/integrations` takes it. Left out: every channel off. */
@@ -608,6 +665,22 @@ export interface components {
                 default?: boolean;
             }[];
         };
+        UpdateInstanceRequest: {
+            /**
+             * @description A display name; null removes it
+             * @example Support bot
+             */
+            name?: string | null;
+            /** @description Whether fleet rollouts may upgrade it */
+            auto_upgrade?: boolean;
+        };
+        UpgradeInstanceRequest: {
+            /**
+             * @description The version to move to; default: the platform's default version
+             * @example 2026.11.20
+             */
+            version?: string;
+        };
         CreateKeyRequest: {
             /**
              * @description A label to tell keys apart
@@ -686,12 +759,19 @@ export interface components {
             subdomain: string;
             name: string | null;
             /** @enum {string} */
-            status: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "deleting" | "failed";
+            status: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
             /** @enum {string} */
             plan: "starter" | "pro" | "business";
             fly_region: string;
             /** @description Where the assistant answers */
             url: string;
+            /**
+             * @description The OpenClaw version it runs; changes when an `instance.upgrade` succeeds
+             * @example 2026.11.20
+             */
+            version: string;
+            /** @description Whether the platform's fleet rollouts may upgrade it to a newer version */
+            auto_upgrade: boolean;
             /**
              * Format: date-time
              * @description RFC 3339 date-time, UTC
@@ -709,7 +789,7 @@ export interface components {
             /** @example op_01jd3z6v7a8b9c0d1e2f3g4h5j */
             id: string;
             /** @enum {string} */
-            type: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure";
+            type: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade";
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed";
             instance_id: string;
@@ -725,6 +805,11 @@ export interface components {
                 code: string;
                 message: string;
             } | null;
+            /**
+             * @description For `instance.upgrade`: the OpenClaw version it moves the instance to; null for other types
+             * @example null
+             */
+            target_version: string | null;
         };
         AgentsConfig: {
             agents: components["schemas"]["AgentConfig"][];
@@ -874,6 +959,28 @@ export interface components {
             code: string;
             name: string;
         };
+        Version: {
+            /**
+             * @description The OpenClaw release tag
+             * @example 2026.11.20
+             */
+            version: string;
+            /**
+             * @description The container image its machines run, pinned by tag or digest
+             * @example ghcr.io/openclaw/openclaw:2026.11.20
+             */
+            image: string;
+            /**
+             * Format: date-time
+             * @description Orders versions: a later one is an upgrade
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            released_at: string;
+            /** @description New instances get this version when they name none (exactly one is the default) */
+            default: boolean;
+            /** @description Instances on it keep running it, but nothing new may move to it */
+            deprecated: boolean;
+        };
         WebhookEndpoint: {
             /** @example wh_01jd3z6v7a8b9c0d1e2f3g4h5j */
             id: string;
@@ -974,7 +1081,7 @@ export interface components {
              * @description A stable, machine-readable code: branch on this
              * @enum {string}
              */
-            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
+            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "unsupported_version" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
             /**
              * @description Also in the `X-Request-Id` header; quote it to support
              * @example req_4f9c0d2a7b1e4c3d9a8b7c6d5e4f3a2b
@@ -1172,7 +1279,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only instances in this status. Repeat the parameter for several (any of them matches). */
-                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "deleting" | "failed")[];
+                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed")[];
             };
             header?: never;
             path?: never;
@@ -1333,7 +1440,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`, `unsupported_version`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1342,7 +1449,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key" | "unsupported_version";
                     };
                 };
             };
@@ -1702,6 +1809,185 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "idempotency_key_in_use" | "operation_in_progress" | "invalid_instance_state";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Unprocessable: `idempotency_key_reused`. See [the error reference](/docs/errors). */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    updateInstance: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @example deploy-4f9c0d2
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The instance's id (`inst_...`) or its subdomain: both are accepted wherever an instance is named. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpdateInstanceRequest"];
+            };
+        };
+        responses: {
+            /** @description The instance as changed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`, `insufficient_scope`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed" | "insufficient_scope";
+                    };
+                };
+            };
+            /** @description Not found: `not_found`. See [the error reference](/docs/errors). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `idempotency_key_in_use`. See [the error reference](/docs/errors). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_in_use";
                     };
                 };
             };
@@ -3276,6 +3562,187 @@ export interface operations {
             };
         };
     };
+    upgradeInstance: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @example deploy-4f9c0d2
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The instance's id (`inst_...`) or its subdomain: both are accepted wherever an instance is named. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpgradeInstanceRequest"];
+            };
+        };
+        responses: {
+            /** @description The `instance.upgrade` operation (its `target_version` says where it goes) */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Location: components["headers"]["Location"];
+                    "Operation-Location": components["headers"]["Operation-Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`, `unsupported_version`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key" | "unsupported_version";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`, `insufficient_scope`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed" | "insufficient_scope";
+                    };
+                };
+            };
+            /** @description Not found: `not_found`. See [the error reference](/docs/errors). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `idempotency_key_in_use`, `operation_in_progress`, `invalid_instance_state`. See [the error reference](/docs/errors). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_in_use" | "operation_in_progress" | "invalid_instance_state";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Unprocessable: `idempotency_key_reused`. See [the error reference](/docs/errors). */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
     listApiKeys: {
         parameters: {
             query?: {
@@ -3918,7 +4385,7 @@ export interface operations {
                 /** @description Only operations in this status. Repeat the parameter for several (any of them matches). */
                 status?: ("pending" | "running" | "succeeded" | "failed")[];
                 /** @description Only operations of this type. Repeat the parameter for several (any of them matches). */
-                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure")[];
+                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade")[];
             };
             header?: never;
             path?: never;
@@ -4202,6 +4669,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Region"][];
+                };
+            };
+        };
+    };
+    listVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions (a bare array) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Version"][];
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
                 };
             };
         };

@@ -4,7 +4,8 @@ import { deleteExpiredIdempotencyKeys, failStuckOperations, pendingOperations, r
 import { machineRef } from "@/lib/services/operation-progress";
 import { webhookBacklogEvents } from "@/lib/services/webhook-deliveries";
 import type { Deps } from "@/lib/deps";
-import { operationRequestedEvent } from "@/lib/jobs/events";
+import { operationRequestedEvent, rolloutAdvanceEvent } from "@/lib/jobs/events";
+import { runningRollouts } from "@/lib/services/rollouts";
 
 /** A pending operation this old has probably lost its event. */
 const RESEND_AFTER_MS = 60_000;
@@ -13,7 +14,8 @@ const RESEND_AFTER_MS = 60_000;
  * Every minute: re-sends operations whose event was lost, fails operations
  * stuck past their deadline, brings instance statuses back in line with their
  * machines when they drifted (a machine stopped or vanished behind our back),
- * forgets expired idempotency keys, and restarts stuck webhook deliveries.
+ * forgets expired idempotency keys, restarts stuck webhook deliveries, and
+ * advances running rollouts (whose events may have been lost).
  */
 export function makeReconcile(deps: Deps) {
   return defineFunction({
@@ -56,7 +58,12 @@ export function makeReconcile(deps: Deps) {
         await deps.send(events);
         return events.length;
       });
-      return { resent, failed, repaired, expired, webhooks };
+      const rollouts = await step.run("advance-rollouts", async () => {
+        const ids = await runningRollouts(await deps.db());
+        await deps.send(ids.map((id) => rolloutAdvanceEvent(id, "reconcile")));
+        return ids;
+      });
+      return { resent, failed, repaired, expired, webhooks, rollouts };
     },
   });
 }

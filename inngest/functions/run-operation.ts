@@ -4,6 +4,7 @@ import { defineFunction } from "@/lib/jobs/types";
 import type { OperationType } from "@/lib/operations/lifecycle";
 import { finishOperation, loadOperation, machineRef, markRunning } from "@/lib/services/operation-progress";
 import { previousStatusOf } from "@/lib/services/operations";
+import { rolloutEventsAfter } from "@/lib/services/rollouts";
 import { STEPS } from "./operations";
 import { operationRun, parseOperationError, permanent, type LoadedOperation, type OperationSteps } from "./operations/kit";
 
@@ -11,7 +12,8 @@ import { operationRun, parseOperationError, permanent, type LoadedOperation, typ
  * Carries out one operation on one instance: marks it running, hands it to
  * its type's step function (./operations/, one per row of the lifecycle
  * table), then finishes it, which settles the instance as the table says and
- * writes the webhook outbox in the same transaction, and tells the dispatcher.
+ * writes the webhook outbox in the same transaction, and tells the dispatcher
+ * (and the running rollouts that cover the instance).
  * One run at a time per instance.
  */
 export function makeRunOperation(deps: Deps) {
@@ -46,14 +48,19 @@ export function makeRunOperation(deps: Deps) {
         const op = await finishOperation(await deps.db(), opId, outcome);
         return op?.status ?? "already finished";
       });
-      await step.run("announce", () => deps.send([messagesPendingEvent(opId)]));
+      // The webhook dispatcher, and any running rollout that covers the instance (one of its upgrades ended, or a busy instance is free).
+      await step.run("announce", async () =>
+        deps.send([messagesPendingEvent(opId), ...(await rolloutEventsAfter(await deps.db(), loaded.instanceId, opId))]),
+      );
       return { status: done };
     },
 
     async onFailure({ event, error }) {
       const { code, message } = parseOperationError(error);
       await finishOperation(await deps.db(), event.data.operation_id, { ok: false, code, message });
-      await deps.send([messagesPendingEvent(event.data.operation_id)]).catch(() => undefined);
+      const db = await deps.db();
+      const rollouts = await rolloutEventsAfter(db, event.data.instance_id, event.data.operation_id).catch(() => []);
+      await deps.send([messagesPendingEvent(event.data.operation_id), ...rollouts]).catch(() => undefined);
     },
   });
 }

@@ -14,7 +14,7 @@ import {
 
 /**
  * The Fly.io Machines provider: one Fly app per instance, holding one 1 GB
- * volume, one machine running the pinned OpenClaw image, two public IPs and an
+ * volume, one machine running the pinned image of its OpenClaw version, two public IPs and an
  * ACME certificate for the instance's hostname.
  *
  * Sources for the Fly facts relied on here (paths in superfly/docs and
@@ -31,8 +31,6 @@ export interface FlyProviderOptions {
   org: string;
   /** Machines API origin, e.g. "https://api.machines.dev"; a trailing "/v1" is accepted. */
   apiBaseUrl: string;
-  /** Pinned OpenClaw image, e.g. "ghcr.io/openclaw/openclaw:2026.11.20". */
-  image: string;
   /** Instances answer at `<subdomain>.<instanceDomain>`. */
   instanceDomain: string;
   fetch?: typeof fetch;
@@ -49,7 +47,7 @@ const LEASE_NONCE_HEADER = "fly-machine-lease-nonce";
 const LEASE_TTL_SECONDS = 120;
 /** Fly's proxy cuts requests at 60 s, so one /wait call asks for at most that (fly-go clamps the same way). */
 const MAX_WAIT_SECONDS = 60;
-/** How long applyConfig waits for the updated machine version to start (under a serverless step's limit). */
+/** How long an update (applyConfig, changeImage) waits for the new machine version to start (under a serverless step's limit). */
 const APPLY_WAIT_MS = 50_000;
 /** Pause before asking /wait again when it answered 408 early, so a misbehaving answer cannot make us spin. */
 const WAIT_RETRY_PAUSE_MS = 1000;
@@ -153,7 +151,6 @@ export class FlyProvider implements ComputeProvider {
   private readonly token: string;
   private readonly org: string;
   private readonly base: string;
-  private readonly image: string;
   private readonly instanceDomain: string;
   private readonly fetchImpl: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -163,7 +160,6 @@ export class FlyProvider implements ComputeProvider {
     this.token = opts.token;
     this.org = opts.org;
     this.base = `${opts.apiBaseUrl.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1`;
-    this.image = opts.image;
     this.instanceDomain = opts.instanceDomain;
     this.fetchImpl = opts.fetch ?? ((input, init) => fetch(input, init));
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -208,6 +204,21 @@ export class FlyProvider implements ComputeProvider {
   }
 
   async applyConfig(ref: MachineRef, config: RenderedConfig): Promise<void> {
+    const { current, gatewayToken } = await this.currentConfig(ref);
+    // Everything else of the machine stays; env and files are replaced.
+    const next = { ...current, env: machineEnv(config, gatewayToken), files: machineFiles(config) };
+    await this.updateMachine(ref, "update config", next, secretValues(config, gatewayToken));
+  }
+
+  async changeImage(ref: MachineRef, image: string): Promise<void> {
+    const { current } = await this.currentConfig(ref);
+    // The env carries the instance's model keys and tokens, unlabelled here: keep all its values out of errors.
+    const redact = Object.values(current.env ?? {}).filter((v) => v.length >= 6);
+    await this.updateMachine(ref, `change image to ${image}`, { ...current, image }, redact);
+  }
+
+  /** The machine's whole config, which an update sends back changed (Fly takes no partial updates). */
+  private async currentConfig(ref: MachineRef) {
     const machine = await this.requireMachine(ref);
     const current = machine.config;
     const gatewayToken = current?.env?.OPENCLAW_GATEWAY_TOKEN;
@@ -218,11 +229,18 @@ export class FlyProvider implements ComputeProvider {
         { retryable: false },
       );
     }
-    // Fly takes no partial updates: send the whole current config with env and files replaced.
-    // Without skip_launch the update reboots the machine (and boots it if it was stopped).
-    const next = { ...current, env: machineEnv(config, gatewayToken), files: machineFiles(config) };
-    const redact = secretValues(config, gatewayToken);
-    const updated = await this.withLease(ref, "update config", async (nonce) => {
+    return { current, gatewayToken };
+  }
+
+  /**
+   * Writes `next` as the machine's config under its lease. Without skip_launch Fly makes a
+   * new machine version and boots it, a stopped machine included (machines-resource, "Update
+   * a Machine"). Resolves once the new version has started, or once it is clear that it
+   * crashed on boot: the config was written, so that is not a refusal of the update, and the
+   * caller's own wait for "started" reports it (and the caller puts back what it changed).
+   */
+  private async updateMachine(ref: MachineRef, what: string, next: Record<string, unknown>, redact: string[]): Promise<void> {
+    const updated = await this.withLease(ref, what, async (nonce) => {
       const res = await this.send("POST", this.machinePath(ref), { body: { config: next }, nonce });
       if (res.status !== 200) throw this.fail(res, redact);
       return this.parse(machineSchema, res);
@@ -233,9 +251,6 @@ export class FlyProvider implements ComputeProvider {
     try {
       await this.waitForState(ref, "started", APPLY_WAIT_MS, updated.instance_id);
     } catch (err) {
-      // The update went through and the new version crashed on boot (`failed`, or `launch_failed`
-      // and gone): the machine has changed, so this is not a refusal of the update. The caller's
-      // own wait for "started" reports it, and the caller puts the previous configuration back.
       if (!(err instanceof ComputeError && err.code === "fly_machine_unavailable")) throw err;
     }
   }
@@ -441,7 +456,7 @@ export class FlyProvider implements ComputeProvider {
 
   private machineConfig(spec: ProvisionSpec, volumeId: string) {
     return {
-      image: this.image,
+      image: spec.image,
       init: { cmd: GATEWAY_CMD },
       guest: GUEST,
       env: machineEnv(spec.config, spec.gatewayToken),

@@ -7,7 +7,7 @@ import type { ComputeProvider } from "./types";
 export { ComputeError, MACHINE_STATES } from "./types";
 export type { ComputeProvider, HealthResult, MachineRef, MachineState, ProvisionSpec, RenderedConfig } from "./types";
 export { FlyProvider, type FlyProviderOptions } from "./fly";
-export { LocalProvider, type LocalProviderOptions, type LocalProviderMethod } from "./local";
+export { LocalProvider, type ImageFailure, type LocalProviderOptions, type LocalProviderMethod } from "./local";
 
 /** Test seams shared by both providers: fetch (Fly only), sleep and clock. */
 export interface ComputeProviderOverrides {
@@ -32,7 +32,6 @@ export function createComputeProvider(
       token: cfg.compute.token,
       org: cfg.compute.org,
       apiBaseUrl: cfg.compute.apiBaseUrl,
-      image: cfg.compute.image,
       instanceDomain: cfg.instanceDomain,
       ...opts,
     });
@@ -40,6 +39,7 @@ export function createComputeProvider(
   const fileBacked = cfg.database.kind === "pglite" && cfg.database.dataDir !== null;
   return new LocalProvider({
     delayMs: cfg.compute.delayMs,
+    failingImages: cfg.compute.failingImages,
     stateFile: fileBacked ? path.join(cfg.dataDir, "machines.json") : undefined,
     sleep: opts.sleep,
     now: opts.now,

@@ -3,6 +3,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ensurePrivateDir } from "../data-dir";
+import { SEEDED_VERSION } from "../openclaw/versions";
 import { instanceAppName } from "./naming";
 import {
   ComputeError,
@@ -25,10 +26,16 @@ import {
  *   stop:         stopping -> stopped
  *   restart:      stopping -> stopped -> starting -> started (a stopped machine just starts)
  *   applyConfig:  records the config, then restarts as above
+ *   changeImage:  records the image, then restarts as above
  *   destroy:      destroying -> destroyed, after which the machine no longer exists
  *
  * Transitions are stored as timestamps, not timers, so they keep running across
  * a process restart when the machines live in a state file.
+ *
+ * Images can be made to fail, to try a rolled-back upgrade: `failingImages`
+ * (LOCAL_FAILING_IMAGES) and `failImage()` make the assistant of a machine on
+ * such an image never answer healthy, or the machine crash on boot (`failed`,
+ * as Fly reports it).
  */
 
 export interface LocalProviderOptions {
@@ -38,7 +45,12 @@ export interface LocalProviderOptions {
   stateFile?: string;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** Images whose assistant never answers healthy. */
+  failingImages?: readonly string[];
 }
+
+/** How a machine on a failing image fails: its assistant never answers healthy, or it crashes on boot. */
+export type ImageFailure = "unhealthy" | "boot";
 
 /** The provider methods a fault can be injected into. */
 export type LocalProviderMethod = Exclude<keyof ComputeProvider, "kind">;
@@ -60,6 +72,8 @@ const machineSchema = z.object({
   machineId: z.string(),
   volumeId: z.string(),
   region: z.string(),
+  /** Machines written before images were recorded ran the one image of that time. */
+  image: z.string().default(SEEDED_VERSION.image),
   state: stateSchema,
   /** Scheduled transitions, oldest first: the machine enters `state` at `at` (epoch ms). */
   pending: z.array(z.object({ state: stateSchema, at: z.number() })),
@@ -78,8 +92,10 @@ export class LocalProvider implements ComputeProvider {
   /** The machines when there is no state file. */
   private memory: StateDoc = { version: 1, machines: [] };
   private readonly faults = new Map<LocalProviderMethod, ComputeError[]>();
+  private readonly imageFailures: { image: string; as: ImageFailure; machineId?: string }[];
 
   constructor(opts: LocalProviderOptions) {
+    this.imageFailures = (opts.failingImages ?? []).map((image) => ({ image, as: "unhealthy" as const }));
     this.delayMs = opts.delayMs;
     this.stateFile = opts.stateFile;
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -91,6 +107,16 @@ export class LocalProvider implements ComputeProvider {
     const queue = this.faults.get(method) ?? [];
     for (let i = 0; i < times; i++) queue.push(error);
     this.faults.set(method, queue);
+  }
+
+  /** Makes machines on `image` fail from now on (only `machineId`, when given): see ImageFailure. */
+  failImage(image: string, o: { as?: ImageFailure; machineId?: string } = {}): void {
+    this.imageFailures.push({ image, as: o.as ?? "unhealthy", machineId: o.machineId });
+  }
+
+  /** The image the machine runs. */
+  imageOf(ref: MachineRef): string | null {
+    return this.update((doc) => this.find(doc, ref)?.image ?? null);
   }
 
   /**
@@ -107,7 +133,7 @@ export class LocalProvider implements ComputeProvider {
       const existing = doc.machines.find((m) => m.instanceId === spec.instanceId && !isGoing(m));
       if (existing) {
         // A retried provision: make sure it runs, as it would after a first success.
-        if (["stopped", "suspended", "failed"].includes(existing.state)) this.schedule(existing, ["starting", "started"]);
+        if (["stopped", "suspended", "failed"].includes(existing.state)) this.schedule(existing, this.boot(existing));
         return refOf(existing);
       }
       const machine: LocalMachine = {
@@ -117,11 +143,12 @@ export class LocalProvider implements ComputeProvider {
         machineId: randomBytes(7).toString("hex"),
         volumeId: `vol_${randomBytes(8).toString("hex")}`,
         region: spec.region,
+        image: spec.image,
         state: "created",
         pending: [],
         config: structuredClone(spec.config),
       };
-      this.schedule(machine, ["created", "starting", "started"]);
+      this.schedule(machine, ["created", ...this.boot(machine)]);
       doc.machines.push(machine);
       return refOf(machine);
     });
@@ -131,7 +158,7 @@ export class LocalProvider implements ComputeProvider {
     this.injectedFault("start");
     this.update((doc) => {
       const m = this.require(doc, ref);
-      if (finalState(m) !== "started") this.schedule(m, ["starting", "started"]);
+      if (finalState(m) !== "started") this.schedule(m, this.boot(m));
     });
   }
 
@@ -153,6 +180,15 @@ export class LocalProvider implements ComputeProvider {
     this.update((doc) => {
       const m = this.require(doc, ref);
       m.config = structuredClone(config);
+      this.restartMachine(m);
+    });
+  }
+
+  async changeImage(ref: MachineRef, image: string): Promise<void> {
+    this.injectedFault("changeImage");
+    this.update((doc) => {
+      const m = this.require(doc, ref);
+      m.image = image;
       this.restartMachine(m);
     });
   }
@@ -188,6 +224,9 @@ export class LocalProvider implements ComputeProvider {
     this.injectedFault("checkHealth");
     const m = this.update((doc) => this.find(doc, ref));
     if (!m) return { healthy: false, detail: "no such machine" };
+    if (m.state === "started" && this.failure(m) === "unhealthy") {
+      return { healthy: false, detail: `simulated gateway: ${m.image} does not answer /healthz (a failing image)` };
+    }
     return m.state === "started"
       ? { healthy: true, detail: "simulated gateway: ok (live)" }
       : { healthy: false, detail: `machine is ${m.state}` };
@@ -209,8 +248,17 @@ export class LocalProvider implements ComputeProvider {
   // --- state machine ---
 
   private restartMachine(m: LocalMachine): void {
-    if (["created", "stopped", "suspended", "failed"].includes(finalState(m))) this.schedule(m, ["starting", "started"]);
-    else this.schedule(m, ["stopping", "stopped", "starting", "started"]);
+    if (["created", "stopped", "suspended", "failed"].includes(finalState(m))) this.schedule(m, this.boot(m));
+    else this.schedule(m, ["stopping", "stopped", ...this.boot(m)]);
+  }
+
+  /** How the machine boots on its image: starting, then started, or failed on an image that crashes on boot. */
+  private boot(m: LocalMachine): MachineState[] {
+    return ["starting", this.failure(m) === "boot" ? "failed" : "started"];
+  }
+
+  private failure(m: LocalMachine): ImageFailure | undefined {
+    return this.imageFailures.find((f) => f.image === m.image && (f.machineId === undefined || f.machineId === m.machineId))?.as;
   }
 
   /** Replaces the machine's pending transitions: the first state now, each next one `delayMs` later. */

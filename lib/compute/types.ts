@@ -47,6 +47,8 @@ export interface ProvisionSpec {
   instanceId: string;
   subdomain: string;
   region: string;
+  /** The container image the machine runs: its OpenClaw version's, pinned (lib/openclaw/versions.ts). */
+  image: string;
   /** OPENCLAW_GATEWAY_TOKEN for the machine; a secret. */
   gatewayToken: string;
   config: RenderedConfig | null;
@@ -75,6 +77,14 @@ export interface ComputeProvider {
    * wait, so the caller knows there is something to roll back.
    */
   applyConfig(ref: MachineRef, config: RenderedConfig): Promise<void>;
+  /**
+   * Moves the machine to another image (an OpenClaw upgrade, or putting the
+   * previous image back), keeping everything else of it; like applyConfig this
+   * restarts it, starting a stopped one: wait for "started" after. Throws only
+   * when the image was not written; a new image that then fails to boot is
+   * reported by that wait. Idempotent: the image it already runs is written again.
+   */
+  changeImage(ref: MachineRef, image: string): Promise<void>;
   /**
    * Resolves once the machine is in `state`; throws a retryable ComputeError on
    * timeout, and a permanent one when the machine is gone, being destroyed, or

@@ -31,7 +31,11 @@ export interface TagDoc {
 
 /** The tags, in the order the reference shows them. */
 export const TAGS: TagDoc[] = [
-  { name: "Instances", description: "Hosted OpenClaw assistants: create them, read them, and start, stop, restart or delete them. Each change is an operation." },
+  {
+    name: "Instances",
+    description:
+      "Hosted OpenClaw assistants: create them, read and rename them, and start, stop, restart, upgrade or delete them. Each change to a machine is an operation.",
+  },
   {
     name: "Instance configuration",
     description: "An instance's model provider, channel integrations and agents: whole documents, replaced by PUT and applied by an operation. Secrets are never returned.",
@@ -41,6 +45,10 @@ export const TAGS: TagDoc[] = [
   { name: "Webhooks", description: "Endpoints that receive `operation.succeeded` and `operation.failed`, signed as the Standard Webhooks spec says." },
   { name: "Account", description: "The key's account: plan, limits and usage." },
   { name: "Regions", description: "The Fly.io regions an instance can be created in." },
+  {
+    name: "Versions",
+    description: "The OpenClaw versions on offer, each a pinned image. An instance shows its `version`; `POST /instances/{id}/upgrade` moves it, and rolls back a version that does not come up healthy.",
+  },
   { name: "OpenAPI", description: "This document." },
 ];
 
@@ -53,6 +61,7 @@ const TAG_BY_RESOURCE: Record<string, string> = {
   webhooks: "Webhooks",
   account: "Account",
   regions: "Regions",
+  versions: "Versions",
   "openapi.json": "OpenAPI",
 };
 

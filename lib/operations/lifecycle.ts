@@ -23,6 +23,7 @@ export const INSTANCE_STATUSES = [
   "stopped",
   "restarting",
   "updating",
+  "upgrading",
   "deleting",
   "failed",
 ] as const;
@@ -81,6 +82,8 @@ export const OPERATIONS = {
     onSuccess: "previous",
     onFailure: "previous",
   },
+  // Moves the machine to another OpenClaw version's image the same way; an image that does not become healthy is rolled back.
+  "instance.upgrade": { verb: "upgrade", from: ["running", "stopped"], during: "upgrading", onSuccess: "previous", onFailure: "previous" },
 } as const satisfies Record<string, OperationRule>;
 
 export type OperationType = keyof typeof OPERATIONS;

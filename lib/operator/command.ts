@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Db } from "@/db/client";
+import type { OutgoingEvent } from "../jobs/types";
 
 /**
  * An operator command (`npm run admin -- <name> ...`), described once and run
@@ -26,6 +27,16 @@ export interface OperatorCommand<A extends z.ZodObject = z.ZodObject> {
    * simulated machines in embedded mode), so it always runs in the server.
    */
   where: "anywhere" | "server";
+  /**
+   * Prints JSON whenever stdout is not a terminal, `--json` or not: its text is
+   * for a person watching (a progress bar), its JSON for anything else.
+   */
+  jsonUnlessTty?: boolean;
+  /**
+   * Whether the command takes `--watch`: run again every second while this
+   * says its last result is still changing (redrawn in place on a terminal).
+   */
+  watch?: (json: unknown) => boolean;
   run(deps: OperatorDeps, args: z.output<A>): Promise<CommandResult>;
 }
 
@@ -35,9 +46,15 @@ export interface CommandResult {
   json: unknown;
 }
 
-/** What a command may use; the server and the admin process each build it. */
+/**
+ * What a command may use; the server builds it from the composition root
+ * (inngest/runtime.ts), the admin process from its own database connection.
+ */
 export interface OperatorDeps {
   db: Db;
+  /** Hands events to the job runtime (after the command's writes have committed). Only the server can: `where: "server"`. */
+  send(events: OutgoingEvent[]): Promise<void>;
+  now(): Date;
 }
 
 /** A usage mistake: bad or missing arguments, an unknown account. The admin exits 2 and the server answers 400. */

@@ -6,6 +6,7 @@ import { PLAN_NAMES } from "../plans";
 import { SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
 import { anyOf, idOf, pageQuery, timestamp } from "./common";
 import { agentsBody, integrationsBody, providerBody } from "./config";
+import { versionField } from "./versions";
 
 export const subdomainSchema = z
   .string()
@@ -22,6 +23,8 @@ export const createInstanceFields = {
     .optional()
     .meta({ description: "Fly.io region code from GET /api/v1/regions; default: the deployment's default region", example: "dfw" }),
   name: z.string().trim().min(1).max(100).optional().meta({ description: "A display name", example: "Support bot" }),
+  version: versionField.optional().meta({ description: "The OpenClaw version it runs (GET /api/v1/versions); default: the platform's default version" }),
+  auto_upgrade: z.boolean().optional().meta({ description: "Whether fleet rollouts may upgrade it; default true" }),
   // The three config documents, each exactly as its PUT takes it, so one call creates a working assistant.
   provider: providerBody.optional().meta({
     description: "The model provider document, as `PUT /instances/{id}/provider` takes it. Left out: no provider until one is PUT.",
@@ -43,6 +46,8 @@ export const instanceResource = z
     plan: z.enum(PLAN_NAMES as [string, ...string[]]),
     fly_region: z.string(),
     url: z.string().meta({ description: "Where the assistant answers" }),
+    version: z.string().meta({ description: "The OpenClaw version it runs; changes when an `instance.upgrade` succeeds", example: "2026.11.20" }),
+    auto_upgrade: z.boolean().meta({ description: "Whether the platform's fleet rollouts may upgrade it to a newer version" }),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -62,6 +67,10 @@ export const operationResource = z
     started_at: timestamp.nullable(),
     completed_at: timestamp.nullable(),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    target_version: z
+      .string()
+      .nullable()
+      .meta({ description: "For `instance.upgrade`: the OpenClaw version it moves the instance to; null for other types", example: null }),
   })
   .meta({ id: "Operation" });
 
@@ -77,3 +86,17 @@ export type InstanceResource = z.output<typeof instanceResource>;
 export type OperationResource = z.output<typeof operationResource>;
 
 export const createInstanceBody = z.strictObject(createInstanceFields).meta({ id: "CreateInstanceRequest" });
+
+/** PATCH /instances/{id}: a JSON merge patch (RFC 7396) of the fields an owner may change; a field left out is unchanged. */
+export const updateInstanceBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).nullable().optional().meta({ description: "A display name; null removes it", example: "Support bot" }),
+    auto_upgrade: z.boolean().optional().meta({ description: "Whether fleet rollouts may upgrade it" }),
+  })
+  .meta({ id: "UpdateInstanceRequest" });
+
+export const upgradeInstanceBody = z
+  .strictObject({
+    version: versionField.optional().meta({ description: "The version to move to; default: the platform's default version" }),
+  })
+  .meta({ id: "UpgradeInstanceRequest" });

@@ -10,6 +10,7 @@ import type { InstanceResource } from "../schemas/instances";
 import { initialConfig, type InitialDocuments } from "./instance-config";
 import { instanceUrl, requireInstance, type InstanceRow } from "./instance-lookup";
 import { beginOperation, insertOperation, toOperationResource } from "./operations";
+import { offeredVersion } from "./versions";
 
 export function toInstanceResource(row: InstanceRow, plan: string): InstanceResource {
   return {
@@ -20,6 +21,8 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
     plan: plan as InstanceResource["plan"],
     fly_region: row.flyRegion,
     url: instanceUrl(row.subdomain),
+    version: row.version,
+    auto_upgrade: row.autoUpgrade,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -42,6 +45,9 @@ export interface CreateInstanceInput extends InitialDocuments {
   subdomain: string;
   fly_region?: string;
   name?: string;
+  /** An offered, not deprecated version; default: the default version. */
+  version?: string;
+  auto_upgrade?: boolean;
   /** Extra operation input. */
   operationInput?: Record<string, unknown>;
 }
@@ -56,6 +62,7 @@ export interface CreateInstanceInput extends InitialDocuments {
 export async function createInstance(ctx: ServiceContext, input: CreateInstanceInput) {
   const initial = initialConfig(input);
   const db = ctx.db;
+  const version = await offeredVersion(db, input.version);
   await db.select({ id: account.id }).from(account).where(eq(account.id, ctx.account.id)).for("update");
   const [{ n } = { n: 0 }] = await db
     .select({ n: count() })
@@ -87,6 +94,8 @@ export async function createInstance(ctx: ServiceContext, input: CreateInstanceI
         name: input.name ?? null,
         status: ruleOf("instance.create").during,
         flyRegion: input.fly_region ?? config().defaultRegion,
+        version: version.version,
+        autoUpgrade: input.auto_upgrade ?? true,
         createdAt: now,
         updatedAt: now,
       })
@@ -127,4 +136,44 @@ export type LifecycleAction = "start" | "stop" | "restart" | "delete";
 export async function lifecycle(ctx: ServiceContext, idOrSubdomain: string, action: LifecycleAction) {
   const inst = await requireInstance(ctx, idOrSubdomain, { lock: true });
   return toOperationResource(await beginOperation(ctx, inst, `instance.${action}`));
+}
+
+/**
+ * PATCH /instances/{id}: changes the fields an owner may change (a JSON merge
+ * patch: a field left out stays as it is, `name: null` removes the name).
+ * Allowed whatever the instance is doing: these fields do not touch its machine.
+ */
+export async function updateInstance(ctx: ServiceContext, idOrSubdomain: string, patch: { name?: string | null; auto_upgrade?: boolean }) {
+  const inst = await requireInstance(ctx, idOrSubdomain, { lock: true });
+  const set = {
+    ...(patch.name !== undefined ? { name: patch.name } : {}),
+    ...(patch.auto_upgrade !== undefined ? { autoUpgrade: patch.auto_upgrade } : {}),
+  };
+  if (Object.keys(set).length === 0) return toInstanceResource(inst, ctx.account.plan);
+  const [row] = await ctx.db
+    .update(instance)
+    .set({ ...set, updatedAt: new Date() })
+    .where(eq(instance.id, inst.id))
+    .returning();
+  return toInstanceResource(row!, ctx.account.plan);
+}
+
+/**
+ * Starts an `instance.upgrade` to `version` (default: the default version),
+ * which must be offered and not deprecated (ApiError unsupported_version). An
+ * instance already on it gets invalid_instance_state: there is nothing to do.
+ * Any offered version may be chosen, an earlier one too (to go back).
+ */
+export async function upgradeInstance(ctx: ServiceContext, idOrSubdomain: string, body: { version?: string }) {
+  const inst = await requireInstance(ctx, idOrSubdomain, { lock: true });
+  const target = await offeredVersion(ctx.db, body.version);
+  if (target.version === inst.version) {
+    throw new ApiError(
+      "invalid_instance_state",
+      `The instance already runs OpenClaw ${inst.version}${body.version === undefined ? ", the default version" : ""}. Name another version to move to.`,
+      { extra: { instance_status: inst.status, version: inst.version } },
+    );
+  }
+  const op = await beginOperation(ctx, inst, "instance.upgrade", { target_version: target.version, from_version: inst.version });
+  return toOperationResource(op);
 }

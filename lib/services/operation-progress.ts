@@ -8,6 +8,7 @@ import { settlesAs, UNFINISHED } from "../operations/lifecycle";
 import { commitAppliedConfig } from "./instance-config";
 import { previousStatusOf, toOperationResource, type OperationRow } from "./operations";
 import { recordWebhookEvent } from "./outbox";
+import { commitUpgrade } from "./versions";
 
 /**
  * The operation runner's writes. Each is one short transaction and safe to
@@ -69,7 +70,8 @@ export type FinishOutcome =
  * Finishes an operation and settles its instance, and records the webhook
  * event in the same transaction, so no completion is ever lost. An operation
  * that carried config documents records them as applied in the same
- * transaction, only when it succeeded.
+ * transaction, only when it succeeded; an upgrade that succeeded records the
+ * instance's new version the same way.
  */
 export async function finishOperation(db: Db, id: string, outcome: FinishOutcome): Promise<OperationRow | null> {
   return db.transaction(async (tx) => {
@@ -92,7 +94,10 @@ export async function finishOperation(db: Db, id: string, outcome: FinishOutcome
       .returning();
     const ending = outcome.ok ? "succeeded" : outcome.rolledBack ? "rolled_back" : "failed";
     const settle = settlesAs(op.type, ending, previousStatusOf(op));
-    if (outcome.ok) await commitAppliedConfig(tx, op);
+    if (outcome.ok) {
+      await commitAppliedConfig(tx, op);
+      await commitUpgrade(tx, op);
+    }
     if (settle === "deleted") {
       await tx.update(instance).set({ deletedAt: now, updatedAt: now }).where(eq(instance.id, op.instanceId));
     } else {

@@ -34,7 +34,14 @@ export function toOperationResource(row: OperationRow): OperationResource {
     started_at: iso(row.startedAt),
     completed_at: iso(row.completedAt),
     error: row.error ?? null,
+    target_version: targetVersionOf(row),
   };
+}
+
+/** The version an instance.upgrade moves its instance to (kept in its input); null for other types. */
+export function targetVersionOf(op: Pick<OperationRow, "input">): string | null {
+  const v = op.input?.target_version;
+  return typeof v === "string" ? v : null;
 }
 
 /**
@@ -91,9 +98,21 @@ export async function beginOperation(
   type: OperationType,
   input?: Record<string, unknown>,
 ): Promise<OperationRow> {
+  const op = await recordOperation(ctx.db, inst, type, input);
+  ctx.sendAfterCommit([operationRequestedEvent(op)]);
+  return op;
+}
+
+/**
+ * beginOperation without the sending, for a caller that is not a request (a
+ * rollout): everything but handing the operation to the runner, which the
+ * caller does with `operationRequestedEvent(op)` once its transaction has
+ * committed. The operation belongs to the instance's account. Same errors.
+ */
+export async function recordOperation(tx: Queryable, inst: InstanceRow, type: OperationType, input?: Record<string, unknown>): Promise<OperationRow> {
   const status = inst.status;
-  const op = await insertOperation(ctx.db, {
-    accountId: ctx.account.id,
+  const op = await insertOperation(tx, {
+    accountId: inst.accountId,
     instanceId: inst.id,
     type,
     input: recordsPrevious(type) ? { ...input, previous_status: status } : input,
@@ -101,8 +120,7 @@ export async function beginOperation(
   if (!canBegin(type, status)) {
     throw new ApiError("invalid_instance_state", refusal(type, status), { extra: { instance_status: status } });
   }
-  await ctx.db.update(instance).set({ status: ruleOf(type).during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
-  ctx.sendAfterCommit([operationRequestedEvent(op)]);
+  await tx.update(instance).set({ status: ruleOf(type).during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
   return op;
 }
 

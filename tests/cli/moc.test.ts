@@ -4,6 +4,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { getDb } from "@/db/client";
+import { openclawVersion } from "@/db/schema";
 import { processRuntime } from "@/inngest/runtime";
 import { ComputeError, type LocalProvider } from "@/lib/compute";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, type TestAccount } from "../support/fixtures";
@@ -51,8 +53,8 @@ describe("moc instances", () => {
     expect(ls.json()).toContainEqual(expect.objectContaining({ id, subdomain, status: "running", fly_region: "dfw" }));
     const table = await run(["instances", "ls", "--status", "running"]);
     expectOk(table);
-    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+SUBDOMAIN\s+STATUS\s+REGION\s+URL$/);
-    expect(table.stdout).toMatch(new RegExp(`${id}\\s+${subdomain}\\s+running\\s+dfw`));
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+SUBDOMAIN\s+STATUS\s+REGION\s+VERSION\s+URL$/);
+    expect(table.stdout).toMatch(new RegExp(`${id}\\s+${subdomain}\\s+running\\s+dfw\\s+2026\\.11\\.20`));
 
     const get = await run(["instances", "get", subdomain, "--json"]);
     expectOk(get);
@@ -244,6 +246,56 @@ describe("moc webhooks", () => {
       expect(rotated.json().secret).not.toBe(endpoint.secret);
     } finally {
       await receiver.close();
+    }
+  });
+});
+
+describe("moc versions, instances upgrade and instances update", () => {
+  it("versions ls lists the versions; upgrade --wait moves an instance, or exits 1 when the upgrade was rolled back", async () => {
+    const db = await getDb();
+    await db.insert(openclawVersion).values([
+      { version: "2026.12.1", image: "ghcr.io/openclaw/openclaw:2026.12.1", releasedAt: new Date("2026-12-01T00:00:00Z") },
+      { version: "2026.12.2", image: "ghcr.io/openclaw/openclaw:2026.12.2-crashes", releasedAt: new Date("2026-12-02T00:00:00Z") },
+    ]);
+    const ls = await run(["versions", "ls", "--json"]);
+    expectOk(ls);
+    expect(ls.json().map((v: { version: string }) => v.version)).toEqual(["2026.12.2", "2026.12.1", "2026.11.20"]);
+    const table = await run(["versions", "ls"]);
+    expect(table.stdout).toMatch(/^VERSION\s+RELEASED\s+STATUS\s+IMAGE$/m);
+    expect(table.stdout).toMatch(/^2026\.12\.1\s+2026-12-01\s+-\s+ghcr\.io\/openclaw\/openclaw:2026\.12\.1$/m);
+    expect(table.stdout).toMatch(/^2026\.11\.20\s+2026-11-20\s+default\s+ghcr\.io\/openclaw\/openclaw:2026\.11\.20$/m);
+
+    const { id } = await createRunningInstance(client(server.url, me.token), uniqueSubdomain("cliup"));
+    const up = await run(["instances", "upgrade", id, "--version", "2026.12.1", "--wait", "--json"]);
+    expectOk(up);
+    expect(up.json()).toMatchObject({ type: "instance.upgrade", status: "succeeded", target_version: "2026.12.1" });
+    expect((await run(["instances", "get", id, "--json"])).json()).toMatchObject({ version: "2026.12.1" });
+
+    (processRuntime().deps.compute() as LocalProvider).failImage("ghcr.io/openclaw/openclaw:2026.12.2-crashes", { as: "boot" });
+    const failed = await run(["instances", "upgrade", id, "--version", "2026.12.2", "--wait"]);
+    expect(failed.code).toBe(EXIT.failed);
+    expect(failed.stderr).toContain("upgrade_rolled_back");
+    expect((await run(["instances", "get", id, "--json"])).json()).toMatchObject({ version: "2026.12.1", status: "running" });
+
+    const same = await run(["instances", "upgrade", id, "--version", "2026.12.1"]);
+    expect(same.code).toBe(EXIT.conflict);
+    const unknown = await run(["instances", "upgrade", id, "--version", "1.0.0-nope"]);
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.stderr).toContain("unsupported_version");
+  });
+
+  it("update changes the name and auto_upgrade, and refuses nothing to change or a bad value", async () => {
+    const { id } = await createRunningInstance(client(server.url, me.token), uniqueSubdomain("cliupd"), { name: "Old" });
+    const r = await run(["instances", "update", id, "--name", "New", "--auto-upgrade", "false", "--json"]);
+    expectOk(r);
+    expect(r.json()).toMatchObject({ id, name: "New", auto_upgrade: false });
+    const cleared = await run(["instances", "update", id, "--clear-name"]);
+    expectOk(cleared);
+    expect(cleared.stdout).toMatch(/^name:\s+-?$/m);
+    expect((await run(["instances", "get", id, "--json"])).json()).toMatchObject({ name: null, auto_upgrade: false });
+    for (const args of [[], ["--auto-upgrade", "maybe"], ["--name", "x", "--clear-name"]]) {
+      const bad = await run(["instances", "update", id, ...args]);
+      expect(bad.code, args.join(" ")).toBe(EXIT.usage);
     }
   });
 });

@@ -21,6 +21,7 @@ const spec: ProvisionSpec = {
   instanceId: "inst_7k2m9q4x",
   subdomain: "alice",
   region: "iad",
+  image: IMAGE,
   gatewayToken: GATEWAY_TOKEN,
   config,
 };
@@ -42,7 +43,6 @@ function provider(overrides: Partial<FlyProviderOptions> = {}) {
     token: TOKEN,
     org: "personal",
     apiBaseUrl: "https://api.machines.dev",
-    image: IMAGE,
     instanceDomain: "myopenclaw.app",
     now: fake.clock.now,
     sleep: async (ms) => fake.clock.advance(ms),
@@ -228,6 +228,49 @@ describe("FlyProvider lifecycle", () => {
     expect(release?.nonce).toBe(update?.nonce);
     expect(m.lease).toBeNull();
     expect((await fly.checkHealth(ref)).healthy).toBe(true);
+  });
+
+  it("changeImage moves the machine to another image under a lease, keeping the rest of its config, and reboots it", async () => {
+    const fly = provider();
+    const ref = await fly.provision(spec);
+    await fly.waitForState(ref, "started", 60_000);
+    const oldVersion = machineOf(ref).instanceId;
+    const before = sent(machineOf(ref));
+    const next = "ghcr.io/openclaw/openclaw:2026.12.1";
+
+    await fly.changeImage(ref, next);
+    // It returns once the new version runs.
+    expect(machineOf(ref)).toMatchObject({ state: "started" });
+    expect(machineOf(ref).instanceId).not.toBe(oldVersion);
+    const after = sent(machineOf(ref));
+    expect(after.image).toBe(next);
+    expect({ ...after, image: before.image }).toEqual(before); // env, files, mounts, services, metadata: all kept
+    const [update] = fake.requestsTo("updateMachine");
+    expect(update?.nonce).toMatch(/^[0-9a-f]{12}$/);
+    expect(machineOf(ref).lease).toBeNull();
+    expect((await fly.checkHealth(ref)).healthy).toBe(true);
+
+    // An image whose assistant never comes up: the machine starts, and health says so.
+    const broken = "ghcr.io/openclaw/openclaw:2026.12.2-broken";
+    fake.failHealth(broken);
+    await fly.changeImage(ref, broken);
+    expect(machineOf(ref).state).toBe("started");
+    expect(await fly.checkHealth(ref)).toMatchObject({ healthy: false, detail: expect.stringContaining("answered 503") });
+    await fly.changeImage(ref, IMAGE);
+    expect((await fly.checkHealth(ref)).healthy).toBe(true);
+    expect(sent(machineOf(ref)).image).toBe(IMAGE);
+  });
+
+  it("changeImage keeps the instance's secrets out of its errors", async () => {
+    const fly = provider();
+    const ref = await fly.provision(spec);
+    await fly.waitForState(ref, "started", 60_000);
+    fake.inject("updateMachine", { kind: "status", status: 422, body: { error: `bad config: ANTHROPIC_API_KEY=${SECRET} OPENCLAW_GATEWAY_TOKEN=${GATEWAY_TOKEN}` } });
+    const err = await rejection(fly.changeImage(ref, "ghcr.io/openclaw/openclaw:2026.12.1"));
+    expect(err).toMatchObject({ code: "fly_rejected", retryable: false });
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).not.toContain(GATEWAY_TOKEN);
+    expect(sent(machineOf(ref)).image).toBe(IMAGE);
   });
 
   it("destroy removes machine, volume and app, and is idempotent", async () => {

@@ -7,7 +7,7 @@ import type { Config } from "@/lib/config";
 import { createFlyFake } from "@/tests/fakes/fly-api";
 import { mockServer } from "../support/msw";
 
-const spec = { instanceId: "inst_factory1", subdomain: "carol", region: "iad", gatewayToken: "gw-factory-0123456789", config: null };
+const spec = { instanceId: "inst_factory1", subdomain: "carol", region: "iad", image: "ghcr.io/openclaw/openclaw:2026.11.20", gatewayToken: "gw-factory-0123456789", config: null };
 
 const { server, listen } = mockServer();
 beforeAll(listen);
@@ -26,7 +26,7 @@ describe("createComputeProvider", () => {
     const fake = createFlyFake({ token: "fly-factory-token" });
     server.resetHandlers(...fake.handlers);
     const cfg: FactoryConfig = {
-      compute: { kind: "fly", token: "fly-factory-token", org: "personal", apiBaseUrl: "https://api.machines.dev", image: "ghcr.io/openclaw/openclaw:2026.11.20" },
+      compute: { kind: "fly", token: "fly-factory-token", org: "personal", apiBaseUrl: "https://api.machines.dev" },
       instanceDomain: "myopenclaw.app",
       dataDir: ".data",
       database: { kind: "pg", url: "postgres://x" },
@@ -43,7 +43,7 @@ describe("createComputeProvider", () => {
   it("keeps simulated machines in DATA_DIR/machines.json beside a file-backed PGlite", async () => {
     dir = mkdtempSync(path.join(tmpdir(), "moc-factory-"));
     const cfg: FactoryConfig = {
-      compute: { kind: "local", delayMs: 0 },
+      compute: { kind: "local", delayMs: 0, failingImages: [] },
       instanceDomain: "localhost",
       dataDir: dir,
       database: { kind: "pglite", dataDir: path.join(dir, "pglite") },
@@ -58,7 +58,7 @@ describe("createComputeProvider", () => {
   it("keeps them in memory with an in-memory or shared database", async () => {
     dir = mkdtempSync(path.join(tmpdir(), "moc-factory-"));
     for (const database of [{ kind: "pglite", dataDir: null }, { kind: "pg", url: "postgres://x" }] as const) {
-      const cfg: FactoryConfig = { compute: { kind: "local", delayMs: 0 }, instanceDomain: "localhost", dataDir: dir, database };
+      const cfg: FactoryConfig = { compute: { kind: "local", delayMs: 0, failingImages: [] }, instanceDomain: "localhost", dataDir: dir, database };
       const ref = await createComputeProvider(cfg).provision(spec);
       expect(existsSync(path.join(dir, "machines.json"))).toBe(false);
       expect(await createComputeProvider(cfg).getState(ref)).toBeNull();

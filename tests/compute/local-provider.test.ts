@@ -12,7 +12,14 @@ const config: RenderedConfig = {
   env: { OPENCLAW_LOG_LEVEL: "info" },
   secrets: { ANTHROPIC_API_KEY: SECRET },
 };
-const spec: ProvisionSpec = { instanceId: "inst_local01", subdomain: "bob", region: "fra", gatewayToken: "gw-token-local-0123456789", config };
+const spec: ProvisionSpec = {
+  instanceId: "inst_local01",
+  subdomain: "bob",
+  region: "fra",
+  image: "ghcr.io/openclaw/openclaw:2026.11.20",
+  gatewayToken: "gw-token-local-0123456789",
+  config,
+};
 
 let now: number;
 let dir: string;
@@ -138,6 +145,46 @@ describe("LocalProvider transitions", () => {
     expect(p.lastAppliedConfig(ref)?.env).toEqual({ A: "1" });
   });
 
+  it("changeImage records the image and restarts the machine; a stopped one is started", async () => {
+    const p = local();
+    const ref = await p.provision(spec);
+    expect(p.imageOf(ref)).toBe(spec.image);
+    now += 2000;
+    await p.changeImage(ref, "ghcr.io/openclaw/openclaw:2026.12.1");
+    expect(p.imageOf(ref)).toBe("ghcr.io/openclaw/openclaw:2026.12.1");
+    expect(await p.getState(ref)).toBe("stopping");
+    await p.waitForState(ref, "started", 60_000);
+    await p.stop(ref);
+    await p.waitForState(ref, "stopped", 60_000);
+    await p.changeImage(ref, spec.image);
+    expect(await p.getState(ref)).toBe("starting");
+    await p.waitForState(ref, "started", 60_000);
+    expect(p.imageOf(ref)).toBe(spec.image);
+  });
+
+  it("failing images: an assistant that never answers healthy, or a machine that crashes on boot, as Fly reports it", async () => {
+    const unhealthy = "ghcr.io/openclaw/openclaw:2026.12.1-unhealthy";
+    const crashing = "ghcr.io/openclaw/openclaw:2026.12.1-crash";
+    const p = local({ delayMs: 0, failingImages: [unhealthy] });
+    const ref = await p.provision(spec);
+    const other = await p.provision({ ...spec, instanceId: "inst_local02" });
+
+    await p.changeImage(ref, unhealthy);
+    expect(await p.getState(ref)).toBe("started");
+    expect(await p.checkHealth(ref)).toEqual({ healthy: false, detail: `simulated gateway: ${unhealthy} does not answer /healthz (a failing image)` });
+
+    p.failImage(crashing, { as: "boot", machineId: ref.machineId });
+    await p.changeImage(ref, crashing);
+    expect(await p.getState(ref)).toBe("failed");
+    await expect(p.waitForState(ref, "started", 60_000)).rejects.toMatchObject({ code: "local_machine_unavailable", retryable: false });
+    await p.changeImage(other, crashing); // only that machine crashes on it
+    expect(await p.checkHealth(other)).toMatchObject({ healthy: true });
+
+    await p.changeImage(ref, spec.image); // back on a good image, it boots again
+    expect(await p.getState(ref)).toBe("started");
+    expect((await p.checkHealth(ref)).healthy).toBe(true);
+  });
+
   it("unknown machines are permanent errors", async () => {
     const p = local();
     const ghost: MachineRef = { appName: "moc-x", machineId: "00000000000000", volumeId: null, region: "iad" };
@@ -171,6 +218,15 @@ describe("LocalProvider persistence", () => {
     await second.start(ref);
     await second.waitForState(ref, "started", 60_000);
     expect(await local({ stateFile }).getState(ref)).toBe("started");
+  });
+
+  it("reads a state file written before machines recorded their image: they ran the image of that time", async () => {
+    const stateFile = path.join(dir, "machines.json");
+    const ref = await local({ stateFile }).provision(spec);
+    const doc = JSON.parse(readFileSync(stateFile, "utf8")) as { machines: Record<string, unknown>[] };
+    for (const m of doc.machines) delete m.image;
+    writeFileSync(stateFile, JSON.stringify(doc));
+    expect(local({ stateFile }).imageOf(ref)).toBe("ghcr.io/openclaw/openclaw:2026.11.20");
   });
 
   it("in memory, machines belong to one provider object", async () => {

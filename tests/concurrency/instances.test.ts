@@ -1,13 +1,33 @@
-import { and, count, eq } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { operation } from "@/db/schema";
-import { client, createAccount, createRunningInstance, holdOperations, uniqueSubdomain, waitForOperation } from "../support/fixtures";
+import { openclawVersion, operation } from "@/db/schema";
+import { client, createAccount, createRunningInstance, holdOperations, uniqueSubdomain, waitForOperation, type ApiResponse } from "../support/fixtures";
 import { useRealPostgres } from "../support/real-postgres";
 import { useApiServer } from "../support/security";
 
 const pg = useRealPostgres("concurrency on a real Postgres server");
 const server = useApiServer();
+
+type Answer = ApiResponse<{ id: string; code?: string }>;
+
+/**
+ * Exactly one of racing requests on instance `id` started an operation; every other got 409
+ * naming it. The winner was held unfinished while they raced (holdOperations): it goes on first.
+ * Answers the winner.
+ */
+async function expectOneWinner(results: Answer[], id: string, hold: ReturnType<typeof holdOperations>): Promise<Answer> {
+  const winners = results.filter((r) => r.status === 202);
+  await hold.resume(...winners.map((w) => w.body.id));
+  expect(winners).toHaveLength(1);
+  for (const r of results.filter((r) => r.status !== 202)) {
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({ code: "operation_in_progress", operation_id: winners[0]!.body.id });
+  }
+  const [{ n }] = (await (await getDb()).select({ n: count() }).from(operation).where(eq(operation.instanceId, id))) as [{ n: number }];
+  expect(n).toBe(2); // the create, and the one winner
+  return winners[0]!;
+}
 
 const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
 
@@ -36,17 +56,7 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
       api.delete(`/api/v1/instances/${id}`),
       api.delete(`/api/v1/instances/${id}`),
     ]);
-    const winners = results.filter((r) => r.status === 202);
-    await hold.resume(...winners.map((w) => w.body.id as string));
-    expect(winners).toHaveLength(1);
-    for (const r of results.filter((r) => r.status !== 202)) {
-      expect(r.status).toBe(409);
-      expect(r.body).toMatchObject({ code: "operation_in_progress", operation_id: winners[0]!.body.id });
-    }
-    const db = await getDb();
-    const [{ n }] = (await db.select({ n: count() }).from(operation).where(and(eq(operation.instanceId, id)))) as [{ n: number }];
-    expect(n).toBe(2); // the create, and the one winner
-    await waitForOperation(api, winners[0]!.body.id);
+    await waitForOperation(api, (await expectOneWinner(results, id, hold)).body.id);
   });
 
   it("gives a subdomain to exactly one of two accounts racing for it", async () => {
@@ -76,5 +86,20 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
     const [{ n }] = (await db.select({ n: count() }).from(operation).where(eq(operation.accountId, me.accountId))) as [{ n: number }];
     expect(n).toBe(1);
     expect(results.filter((r) => r.headers.get("idempotent-replayed") === "true").length).toBe(statuses[202]! - 1);
+  });
+
+  it("lets exactly one of concurrent upgrades and restarts of one instance start an operation; the others get 409", async () => {
+    const me = await createAccount({ plan: "business", limits: { heavy: 1000, account: 10_000 } });
+    const api = client(server.url, me.token);
+    const version = `2099.${process.pid}.1-race`;
+    await (await getDb()).insert(openclawVersion).values({ version, image: `ghcr.io/openclaw/openclaw:${version}`, releasedAt: new Date() });
+    const { id } = await createRunningInstance(api, uniqueSubdomain("race-upgrade"));
+    const hold = holdOperations();
+    const results = await Promise.all(
+      ["upgrade", "restart", "upgrade", "restart", "upgrade", "restart"].map((a) =>
+        a === "upgrade" ? api.post(`/api/v1/instances/${id}/upgrade`, { version }) : api.post(`/api/v1/instances/${id}/restart`),
+      ),
+    );
+    expect((await waitForOperation(api, (await expectOneWinner(results, id, hold)).body.id)).body.status).toBe("succeeded");
   });
 });

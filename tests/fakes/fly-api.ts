@@ -13,6 +13,8 @@ import { http, HttpResponse, type HttpHandler, type JsonBodyType } from "msw";
  * Fault injection: `inject(route, fault, times)` makes the next `times` calls
  * of a route answer a 5xx, 408, 429 with Retry-After, one of Fly's real
  * capacity errors, a network failure, or succeed but lose the answer.
+ * `failHealth(image)` makes the assistant of any machine running an image
+ * never answer healthy (an OpenClaw release that does not come up).
  * `failBoot(match, as)` makes machines (by id) or images crash on boot, ending
  * in `failed` or `launch_failed` as Fly reports it.
  *
@@ -176,6 +178,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
   let seq = 0;
   const nextId = (width: number) => (++seq).toString(16).padStart(width, "0");
   const faults = new Map<FlyRoute, FlyFault[]>();
+  const unhealthyImages = new Set<string>();
   const bootFailures: { match: BootMatch; as: BootFailure; times: number }[] = [];
 
   const state: FlyFakeState = {
@@ -679,6 +682,8 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       if (!reachable) return new HttpResponse("no such app", { status: 404 });
       const running = [...state.machines.values()].find((m) => m.app === appName && m.state === "started" && gatewayWouldServe(m.config));
       if (!running) return new HttpResponse("no healthy machines", { status: 503 });
+      // The machine runs, but the gateway on this image never becomes live.
+      if (unhealthyImages.has(String(running.config.image))) return HttpResponse.json({ ok: false, status: "starting" }, { status: 503 });
       return HttpResponse.json({ ok: true, status: "live" });
     }),
   ];
@@ -693,6 +698,10 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       const queue = faults.get(route) ?? [];
       for (let i = 0; i < times; i++) queue.push(fault);
       faults.set(route, queue);
+    },
+    /** Machines running `image` boot, but their assistant never answers /healthz healthy. */
+    failHealth(image: string) {
+      unhealthyImages.add(image);
     },
     /**
      * The next `times` boots of a machine (by id) or of any machine with this image fail:

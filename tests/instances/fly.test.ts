@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "@/db/client";
+import { openclawVersion } from "@/db/schema";
 import type { InstanceStatus, OperationType } from "@/lib/operations/lifecycle";
 import { ANTHROPIC_KEY, ANTHROPIC_KEY_2, TELEGRAM_TOKEN } from "../config/fixtures";
 import type { FlyRoute } from "../fakes/fly-api";
@@ -14,6 +16,21 @@ const PROVIDER = { provider: "anthropic", model: "claude-sonnet-4-5", api_key: A
 const INTEGRATIONS = { telegram: { enabled: true, bot_token: TELEGRAM_TOKEN } };
 const AGENTS = { agents: [{ id: "main", name: "Ada", instructions: "Be brief." }] };
 const IMAGE = "ghcr.io/openclaw/openclaw:2026.11.20";
+/** Versions only this file offers (the database may be shared): one that comes up, and ones that do not. */
+const NEXT = version("next");
+const UNHEALTHY = version("unhealthy");
+const CRASHES = version("crashes");
+function version(what: string) {
+  const tag = `2026.${process.pid}.3-fly-${what}`;
+  return { version: tag, image: `ghcr.io/openclaw/openclaw:${tag}` };
+}
+beforeAll(async () => {
+  const db = await getDb();
+  await db
+    .insert(openclawVersion)
+    .values([NEXT, UNHEALTHY, CRASHES].map((v) => ({ ...v, releasedAt: new Date() })))
+    .onConflictDoNothing();
+});
 
 /**
  * Every operation a request starts on an existing instance, as one row: how the
@@ -45,6 +62,9 @@ const OPERATIONS: OperationCase[] = [
   // A configure Fly refuses, or whose new version crashes, leaves the previous configuration running: the instance stays as it was.
   { type: "instance.configure", from: "running", request: (api, id) => api.put(`/api/v1/instances/${id}/provider`, PROVIDER), settles: "running", machine: "started", route: "updateMachine", afterRefusal: "running", afterCrash: "running" },
   { type: "instance.configure", from: "stopped", request: (api, id) => api.put(`/api/v1/instances/${id}/agents`, AGENTS), settles: "stopped", machine: "stopped", route: "updateMachine", afterRefusal: "stopped", afterCrash: "stopped" },
+  // An upgrade Fly refuses leaves the previous image running; a new image that does not come up is rolled back (below).
+  { type: "instance.upgrade", from: "running", request: (api, id) => api.post(`/api/v1/instances/${id}/upgrade`, { version: NEXT.version }), settles: "running", machine: "started", route: "updateMachine", afterRefusal: "running", afterCrash: null },
+  { type: "instance.upgrade", from: "stopped", request: (api, id) => api.post(`/api/v1/instances/${id}/upgrade`, { version: NEXT.version }), settles: "stopped", machine: "stopped", route: "updateMachine", afterRefusal: "stopped", afterCrash: null },
   { type: "instance.delete", from: "running", request: (api, id) => api.delete(`/api/v1/instances/${id}`), settles: "deleted", machine: null, route: "deleteMachine", afterRefusal: "failed", afterCrash: null },
 ];
 
@@ -121,6 +141,40 @@ describe.each(OPERATIONS.map((c) => [name(c), c] as const))("%s over HTTP on Fly
       expect(machine.state).toBe("failed");
     }
   });
+});
+
+describe("upgrading an instance over HTTP on Fly", () => {
+  it("moves the machine to the version's image, started and healthy; the instance shows the version", async () => {
+    const { api, id } = await fly.runningInstance();
+    const op = await fly.finished(api, await api.post(`/api/v1/instances/${id}/upgrade`, { version: NEXT.version }));
+    expect(op.body, op.text).toMatchObject({ type: "instance.upgrade", status: "succeeded", target_version: NEXT.version });
+    const m = await fly.machineOf(id);
+    expect(m.config.image).toBe(NEXT.image);
+    expect(m.versions.map((v) => [v.image, v.state])).toEqual([[IMAGE, "replaced"], [NEXT.image, "started"]]);
+    expect((await api.get(`/api/v1/instances/${id}`)).body).toMatchObject({ status: "running", version: NEXT.version });
+  });
+
+  for (const [how, v, tell] of [
+    ["never answers healthy", UNHEALTHY, () => fly.fake.failHealth(UNHEALTHY.image)],
+    ["crashes on boot (Fly: failed)", CRASHES, () => fly.fake.failBoot({ image: CRASHES.image }, "failed")],
+  ] as const) {
+    it(`an image that ${how} is rolled back: the machine runs the previous image again, started; the operation says why`, async () => {
+      const { api, id } = await fly.runningInstance();
+      tell();
+      const op = await fly.finished(api, await api.post(`/api/v1/instances/${id}/upgrade`, { version: v.version }));
+      expect(op.body.status, op.text).toBe("failed");
+      expect(op.body.error.code).toBe("upgrade_rolled_back");
+      expect(op.body.error.message).toContain(`OpenClaw ${v.version} (${v.image}) did not come up`);
+      expect(op.body.error.message).toContain("The instance was put back on 2026.11.20 and runs it again.");
+      const m = await fly.machineOf(id);
+      expect(m.config.image).toBe(IMAGE);
+      expect(m.state).toBe("started");
+      // Two updates under our lease: to the new image, and back.
+      expect(fly.fake.requestsTo("updateMachine").map((r) => r.nonce)).toEqual([expect.stringMatching(/^[0-9a-f]{12}$/), expect.stringMatching(/^[0-9a-f]{12}$/)]);
+      expect(m.versions.map((ver) => ver.image)).toEqual([IMAGE, v.image, IMAGE]);
+      expect((await api.get(`/api/v1/instances/${id}`)).body).toMatchObject({ status: "running", version: "2026.11.20" });
+    });
+  }
 });
 
 describe("an instance's whole life over HTTP on Fly", () => {

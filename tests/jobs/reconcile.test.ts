@@ -52,7 +52,7 @@ async function reconcile(compute: ComputeProvider, now = () => new Date()) {
 async function settled(local: LocalProvider, status: "running" | "stopped", machine: "started" | "stopped" | "gone") {
   const accountId = await newAccount();
   const base = await insertInstance(accountId, { status: "provisioning" });
-  const ref = await local.provision({ instanceId: base.id, subdomain: base.subdomain, region: "iad", gatewayToken: "gw-token-0123456789abcdef", config: null });
+  const ref = await local.provision({ instanceId: base.id, subdomain: base.subdomain, region: "iad", image: "ghcr.io/openclaw/openclaw:2026.11.20", gatewayToken: "gw-token-0123456789abcdef", config: null });
   if (machine === "stopped") await local.stop(ref);
   if (machine === "gone") await local.destroy(ref);
   const db = await getDb();

@@ -54,7 +54,7 @@ function finished(op: OperationRow) {
 
 /** A machine on the process's provider, as a finished create left it. */
 async function machineFor(instanceId: string) {
-  const ref = await rt.deps.compute().provision({ instanceId, subdomain: "x", region: "iad", gatewayToken: GATEWAY_TOKEN, config: null });
+  const ref = await rt.deps.compute().provision({ instanceId, subdomain: "x", region: "iad", image: "ghcr.io/openclaw/openclaw:2026.11.20", gatewayToken: GATEWAY_TOKEN, config: null });
   return ref;
 }
 

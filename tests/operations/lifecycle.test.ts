@@ -40,6 +40,7 @@ describe("the lifecycle table", () => {
     expect(from("instance.stop")).toEqual(["running", "failed"]);
     expect(from("instance.restart")).toEqual(["running", "failed"]);
     expect(from("instance.configure")).toEqual(["running", "stopped"]);
+    expect(from("instance.upgrade")).toEqual(["running", "stopped"]);
     expect(from("instance.delete")).toEqual(INSTANCE_STATUSES.filter((s) => s !== "deleting"));
     expect(from("instance.create")).toEqual([]);
     expect(refusal("instance.start", "running")).toBe("Cannot start an instance that is running. That is possible while it is stopped or failed.");
@@ -53,7 +54,9 @@ describe("the lifecycle table", () => {
     expect(settlesAs("instance.configure", "rolled_back", "stopped")).toBe("stopped");
     expect(settlesAs("instance.configure", "succeeded", null)).toBe("running");
     for (const type of OPERATION_TYPES) expect(settlesAs(type, "failed", "running"), type).toBe("failed");
-    expect(OPERATION_TYPES.filter(recordsPrevious)).toEqual(["instance.configure"]);
+    expect(settlesAs("instance.upgrade", "rolled_back", "stopped")).toBe("stopped");
+    expect(settlesAs("instance.upgrade", "succeeded", "running")).toBe("running");
+    expect(OPERATION_TYPES.filter(recordsPrevious)).toEqual(["instance.configure", "instance.upgrade"]);
   });
 
   it("maps every machine state a resting instance can observe", () => {

@@ -3,7 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "@/db/client";
 import { operatorToken } from "@/lib/operator/access";
 import { createAccount } from "../support/fixtures";
 import { useApiServer } from "../support/security";
@@ -11,6 +12,9 @@ import { useApiServer } from "../support/security";
 const exec = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
 const server = useApiServer();
+// The database opens before the first request: opening PGlite holds the event loop for seconds, long enough
+// for the server to close a kept-alive connection the next request would reuse (ECONNRESET).
+beforeAll(() => getDb().then(() => undefined), 60_000);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 

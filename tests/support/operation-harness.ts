@@ -24,6 +24,7 @@ import { LocalRunner } from "@/lib/jobs/local-runner";
 import type { AnyFunctionDefinition, JobLogger, OutgoingEvent } from "@/lib/jobs/types";
 import { newId } from "@/lib/ids";
 import type { InstanceStatus, OperationType } from "@/lib/operations/lifecycle";
+import { SEEDED_VERSION } from "@/lib/openclaw/versions";
 import { createFlyFake, type FlyFake } from "../fakes/fly-api";
 import { createAccount, uniqueSubdomain } from "./fixtures";
 import { mockServer } from "./msw";
@@ -47,7 +48,7 @@ export async function newAccount(): Promise<string> {
 
 export async function insertInstance(
   accountId: string,
-  o: { status: InstanceStatus; ref?: MachineRef | null; gatewayTokenEnc?: string | null; region?: string } = { status: "provisioning" },
+  o: { status: InstanceStatus; ref?: MachineRef | null; gatewayTokenEnc?: string | null; region?: string; version?: string } = { status: "provisioning" },
 ): Promise<InstanceRow> {
   const db = await getDb();
   const now = new Date();
@@ -59,6 +60,7 @@ export async function insertInstance(
       subdomain: uniqueSubdomain("job"),
       status: o.status,
       flyRegion: o.ref?.region ?? o.region ?? "iad",
+      version: o.version ?? SEEDED_VERSION.version,
       appName: o.ref?.appName ?? null,
       machineId: o.ref?.machineId ?? null,
       volumeId: o.ref?.volumeId ?? null,
@@ -273,7 +275,7 @@ export function localProvider() {
 
 /** A machine that already exists on the provider (as a finished create leaves it), settled in `state`. */
 export async function existingMachine(p: ReturnType<typeof localProvider>, instanceId: string, state: "started" | "stopped") {
-  const ref = await p.local.provision({ instanceId, subdomain: "x", region: "iad", gatewayToken: "gw-token-existing-0123456789", config: null });
+  const ref = await p.local.provision({ instanceId, subdomain: "x", region: "iad", image: "ghcr.io/openclaw/openclaw:2026.11.20", gatewayToken: "gw-token-existing-0123456789", config: null });
   p.clock.advance(10_000);
   if (state === "stopped") {
     await p.local.stop(ref);
@@ -325,7 +327,6 @@ export function flyOnFake(server: SetupServer): { fake: FlyFake; provider: FlyPr
     token: FLY_TOKEN,
     org: "personal",
     apiBaseUrl: "https://api.machines.dev",
-    image: "ghcr.io/openclaw/openclaw:2026.11.20",
     instanceDomain: "myopenclaw.app",
     now: fake.clock.now,
     sleep: async (ms) => fake.clock.advance(ms),

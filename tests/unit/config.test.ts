@@ -8,7 +8,7 @@ describe("configuration", () => {
     expect(c.database).toEqual({ kind: "pglite", dataDir: ".data" });
     expect(c.rateLimit.kind).toBe("memory");
     expect(c.jobs.kind).toBe("local");
-    expect(c.compute).toEqual({ kind: "local", delayMs: 2000 });
+    expect(c.compute).toEqual({ kind: "local", delayMs: 2000, failingImages: [] });
   });
 
   it("on Vercel or with REQUIRE_SERVICES=1, refuses to start and names every missing variable", () => {
@@ -48,7 +48,7 @@ describe("configuration", () => {
     expect(c.database.kind).toBe("neon");
     expect(c.apiKeyPeppers!.map((p) => p.version)).toEqual([2, 1]);
     expect(c.rateLimit).toMatchObject({ kind: "upstash", timeoutMs: 1000 });
-    expect(c.compute).toMatchObject({ kind: "fly", image: expect.stringMatching(/^ghcr\.io\/openclaw\/openclaw:\d/) });
+    expect(c.compute).toEqual({ kind: "fly", token: "f", org: "org", apiBaseUrl: "https://api.machines.dev" });
   });
 
   it("refuses malformed values with a message naming the setting", () => {
@@ -66,6 +66,21 @@ describe("the verified-key cache setting", () => {
     expect(loadConfig({ DATABASE_URL: "postgres://u:p@localhost/db" }).apiKeyCacheSeconds).toBe(0);
     expect(loadConfig({ DATABASE_URL: "postgres://u:p@localhost/db", API_KEY_CACHE_SECONDS: "5" }).apiKeyCacheSeconds).toBe(5);
     expect(() => loadConfig({ API_KEY_CACHE_SECONDS: "-1" })).toThrow(/API_KEY_CACHE_SECONDS/);
+  });
+});
+
+describe("OpenClaw images", () => {
+  it("refuses the retired OPENCLAW_IMAGE, saying what replaced it", () => {
+    expect(() => loadConfig({ OPENCLAW_IMAGE: "ghcr.io/openclaw/openclaw:2026.12.1" })).toThrow(
+      /OPENCLAW_IMAGE is no longer read: .*versions add <tag> --image <ref> --default/,
+    );
+    expect(loadConfig({ OPENCLAW_IMAGE: "" }).compute.kind).toBe("local"); // set but empty is unset
+  });
+
+  it("reads LOCAL_FAILING_IMAGES as a list of pinned images", () => {
+    const c = loadConfig({ LOCAL_FAILING_IMAGES: " ghcr.io/openclaw/openclaw:2026.12.0-broken , example.com:5000/team/openclaw@sha256:" + "0".repeat(64) });
+    expect(c.compute).toMatchObject({ failingImages: ["ghcr.io/openclaw/openclaw:2026.12.0-broken", `example.com:5000/team/openclaw@sha256:${"0".repeat(64)}`] });
+    expect(() => loadConfig({ LOCAL_FAILING_IMAGES: "ghcr.io/openclaw/openclaw:latest" })).toThrow(/LOCAL_FAILING_IMAGES: .*latest/);
   });
 });
 

@@ -1,6 +1,7 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import type { Query, Schemas } from "../api.js";
-import { confirm, leaf, operation, type Common, type OperationOptions } from "../command.js";
+import { confirm, leaf, mutation, noteReplay, operation, type Common, type OperationOptions } from "../command.js";
+import { CliError, EXIT } from "../errors.js";
 import { printFields, printJson, printTable, type Column } from "../output.js";
 
 type Instance = Schemas["Instance"];
@@ -10,12 +11,22 @@ const COLUMNS: Column<Instance>[] = [
   ["subdomain", (i) => i.subdomain],
   ["status", (i) => i.status],
   ["region", (i) => i.fly_region],
+  ["version", (i) => i.version],
   ["url", (i) => i.url],
 ];
 
+/** commander parser for `true` or `false`. */
+function bool(value: string): boolean {
+  if (value !== "true" && value !== "false") throw new InvalidArgumentError("expected true or false");
+  return value === "true";
+}
+
 /** `moc instances ...`: one subcommand per endpoint of /instances; an instance is named by its id or subdomain. */
 export function registerInstances(program: Command): void {
-  const instances = program.command("instances").alias("instance").description("create, list, start, stop, restart and delete instances");
+  const instances = program
+    .command("instances")
+    .alias("instance")
+    .description("create, list, start, stop, restart, upgrade, update and delete instances");
 
   leaf<Common & { status?: string[] }>(instances, "ls", "list the account's instances", async (s, _args, o) => {
     const { data } = await s.ok(s.api.GET("/api/v1/instances", { params: { query: { status: o.status as Query<"/api/v1/instances">["status"] } } }));
@@ -29,19 +40,57 @@ export function registerInstances(program: Command): void {
     printFields(Object.entries(data));
   });
 
-  operation<OperationOptions & { subdomain: string; region?: string; name?: string }>(
+  operation<OperationOptions & { subdomain: string; region?: string; name?: string; version?: string; autoUpgrade?: boolean }>(
     instances,
     "create",
     "create an instance (operation instance.create)",
     (s, _args, o, header) =>
       s.api.POST("/api/v1/instances", {
         params: { header },
-        body: { subdomain: o.subdomain, fly_region: o.region as Schemas["CreateInstanceRequest"]["fly_region"], name: o.name },
+        body: {
+          subdomain: o.subdomain,
+          fly_region: o.region as Schemas["CreateInstanceRequest"]["fly_region"],
+          name: o.name,
+          version: o.version,
+          auto_upgrade: o.autoUpgrade,
+        },
       }),
   )
     .requiredOption("--subdomain <subdomain>", "where it answers: <subdomain>.<the deployment's instance domain>")
     .option("--region <code>", "Fly.io region (see `moc regions`); default: the deployment's")
-    .option("--name <name>", "a display name");
+    .option("--name <name>", "a display name")
+    .option("--version <version>", "the OpenClaw version (see `moc versions ls`); default: the default one")
+    .option("--auto-upgrade <true|false>", "whether fleet rollouts may upgrade it (default true)", bool);
+
+  operation<OperationOptions & { version?: string }>(
+    instances,
+    "upgrade <instance>",
+    "move an instance to another OpenClaw version (operation instance.upgrade; rolled back if it does not come up healthy)",
+    (s, [id], o, header) =>
+      s.api.POST("/api/v1/instances/{id}/upgrade", { params: { path: { id: id! }, header }, body: { version: o.version } }),
+  ).option("--version <version>", "a version from `moc versions ls`; default: the default one");
+
+  mutation<Common & { name?: string; clearName?: boolean; autoUpgrade?: boolean; idempotencyKey?: string }>(
+    instances,
+    "update <instance>",
+    "change an instance's name or auto_upgrade (PATCH)",
+    async (s, [id], o, header) => {
+      if (o.name !== undefined && o.clearName) throw new CliError(EXIT.usage, "Conflicting options", ["Error: give --name or --clear-name, not both."]);
+      if (o.name === undefined && !o.clearName && o.autoUpgrade === undefined) {
+        throw new CliError(EXIT.usage, "Nothing to change", ["Error: give --name, --clear-name or --auto-upgrade."]);
+      }
+      const name = o.clearName ? null : o.name;
+      const { data, response } = await s.ok(
+        s.api.PATCH("/api/v1/instances/{id}", { params: { path: { id: id! }, header }, body: { name, auto_upgrade: o.autoUpgrade } }),
+      );
+      noteReplay(response);
+      if (o.json) return printJson(data);
+      printFields(Object.entries(data));
+    },
+  )
+    .option("--name <name>", "a new display name")
+    .option("--clear-name", "remove the display name")
+    .option("--auto-upgrade <true|false>", "whether fleet rollouts may upgrade it", bool);
 
   for (const [action, what] of [
     ["start", "start a stopped instance"],

@@ -1,5 +1,5 @@
 import { appliedConfig } from "@/lib/services/instance-config";
-import { callCompute, parseOperationError, permanent, sentence, type OperationSteps } from "./kit";
+import { permanent, sentence, type OperationSteps } from "./kit";
 
 /**
  * instance.configure: writes the operation's config documents to the machine
@@ -11,44 +11,17 @@ import { callCompute, parseOperationError, permanent, sentence, type OperationSt
  * the instance is marked failed.
  */
 export const configure: OperationSteps = async (run) => {
-  const { op, compute } = run;
   const ref = run.machine();
-  const stopAfter = op.previousStatus === "stopped";
-  let applied = false;
-  try {
-    await run.applyDocuments("apply-config", ref, (db) => run.documents(db));
-    applied = true;
-    await run.waitFor(ref, "started");
-    await run.healthy(ref);
-    if (stopAfter) {
-      await run.step.run("stop", () => callCompute(() => compute.stop(ref)));
-      await run.waitFor(ref, "stopped");
-    }
-    return { ok: true };
-  } catch (err) {
-    const reason = parseOperationError(err as Error);
-    // Refused for good by the provider before the machine changed: nothing to undo.
-    const untouched = !applied && (err as Error).name === "NonRetriableError";
-    try {
-      if (!untouched) {
-        // Put the previous configuration back, so the instance runs what its GET shows.
-        await run.applyDocuments("roll-back-config", ref, async (db) => (await appliedConfig(db, op.instanceId)).documents);
-        await run.waitFor(ref, "started", "-after-roll-back");
-        await run.healthy(ref, "-after-roll-back");
-        if (stopAfter) {
-          await run.step.run("stop-after-roll-back", () => callCompute(() => compute.stop(ref)));
-          await run.waitFor(ref, "stopped", "-after-roll-back");
-        }
-      }
-    } catch (rollbackErr) {
-      const r = parseOperationError(rollbackErr as Error);
-      throw permanent(reason.code, `${sentence(reason.message)} Restoring the previous configuration failed too: ${r.message}`);
-    }
-    return {
+  return run.verifiedChange(ref, {
+    apply: () => run.applyDocuments("apply-config", ref, (db) => run.documents(db)),
+    // Put the previous configuration back, so the instance runs what its GET shows.
+    restore: () => run.applyDocuments("roll-back-config", ref, async (db) => (await appliedConfig(db, run.op.instanceId)).documents),
+    rolledBack: (reason) => ({
       ok: false,
       code: reason.code,
       message: `${sentence(reason.message)} The new configuration was not applied; the previous one is still in place.`,
       rolledBack: true,
-    };
-  }
+    }),
+    restoreFailed: (reason, r) => permanent(reason.code, `${sentence(reason.message)} Restoring the previous configuration failed too: ${r.message}`),
+  });
 };

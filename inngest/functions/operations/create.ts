@@ -1,11 +1,12 @@
 import { ensureGatewayToken, recordMachine } from "@/lib/services/operation-progress";
 import { renderInstanceConfig } from "@/lib/services/instance-config";
+import { instanceImage } from "@/lib/services/versions";
 import { callCompute, type OperationSteps } from "./kit";
 
 /**
  * instance.create: provisions the machine (app, volume, certificate, machine)
- * with the documents given at creation (or the defaults), then waits for it to
- * start and its assistant to answer healthy.
+ * on the image of the instance's version, with the documents given at creation
+ * (or the defaults), then waits for it to start and its assistant to answer healthy.
  */
 export const create: OperationSteps = async (run) => {
   const { op, deps, compute } = run;
@@ -16,8 +17,9 @@ export const create: OperationSteps = async (run) => {
     const gatewayToken = await ensureGatewayToken(db, op.instanceId);
     // Rendered here so the documents' secrets never leave the step.
     const config = renderInstanceConfig(await run.documents(db), { subdomain: op.subdomain, gatewayToken });
+    const image = await instanceImage(db, op.instanceId);
     const r = await callCompute(() =>
-      compute.provision({ instanceId: op.instanceId, subdomain: op.subdomain, region: op.region, gatewayToken, config }),
+      compute.provision({ instanceId: op.instanceId, subdomain: op.subdomain, region: op.region, image, gatewayToken, config }),
     );
     await recordMachine(db, op.instanceId, r);
     return r;

@@ -6,6 +6,7 @@ import type { OperationSteps } from "./kit";
 import { restart } from "./restart";
 import { start } from "./start";
 import { stop } from "./stop";
+import { upgrade } from "./upgrade";
 
 /**
  * The step function of each operation type in the lifecycle table
@@ -19,4 +20,5 @@ export const STEPS: Record<OperationType, OperationSteps> = {
   "instance.restart": restart,
   "instance.delete": destroy,
   "instance.configure": configure,
+  "instance.upgrade": upgrade,
 };

@@ -100,6 +100,24 @@ export interface OperationRun {
   healthy(ref: MachineRef, suffix?: string): Promise<void>;
   /** Renders config documents and writes them to the machine, in one step: the opened secrets are never a step result. */
   applyDocuments(id: string, ref: MachineRef, documents: (db: Db) => Promise<StoredDocuments>): Promise<void>;
+  /**
+   * A change that restarts the machine (new config documents, a new image), verified: after
+   * `apply` the machine must start and its assistant answer healthy, and an instance that was
+   * stopped is stopped again. If it does not get there, `restore` puts the previous state back,
+   * verified the same way, and the answer is a rolled-back failure (`rolledBack` words it from
+   * the reason; `restored` is false when the provider refused the change for good before the
+   * machine changed, so there was nothing to put back). If restoring fails too, the run fails
+   * for good (`restoreFailed`), and the instance is marked failed.
+   */
+  verifiedChange(ref: MachineRef, change: VerifiedChange): Promise<FinishOutcome>;
+}
+
+/** What `verifiedChange` is told: each of `apply` and `restore` is one step that changes the machine. */
+export interface VerifiedChange {
+  apply(): Promise<void>;
+  restore(): Promise<void>;
+  rolledBack(reason: { code: string; message: string }, restored: boolean): FinishOutcome;
+  restoreFailed(reason: { code: string; message: string }, restoring: { code: string; message: string }): Error;
 }
 
 export function operationRun(deps: Deps, step: Step, op: LoadedOperation): OperationRun {
@@ -149,6 +167,38 @@ export function operationRun(deps: Deps, step: Step, op: LoadedOperation): Opera
         const rendered = renderInstanceConfig(await documents(db), { subdomain: op.subdomain, gatewayToken: token });
         await callCompute(() => compute.applyConfig(ref, rendered));
       });
+    },
+    async verifiedChange(ref, change) {
+      const stopAfter = op.previousStatus === "stopped";
+      // Step ids: the change's own, then these, suffixed "-after-roll-back" on the way back.
+      const verify = async (suffix = "") => {
+        await run.waitFor(ref, "started", suffix);
+        await run.healthy(ref, suffix);
+        if (stopAfter) {
+          await step.run(`stop${suffix}`, () => callCompute(() => compute.stop(ref)));
+          await run.waitFor(ref, "stopped", suffix);
+        }
+      };
+      let applied = false;
+      try {
+        await change.apply();
+        applied = true;
+        await verify();
+        return { ok: true };
+      } catch (err) {
+        const reason = parseOperationError(err as Error);
+        // Refused for good by the provider before the machine changed: nothing to undo.
+        const untouched = !applied && (err as Error).name === "NonRetriableError";
+        try {
+          if (!untouched) {
+            await change.restore();
+            await verify("-after-roll-back");
+          }
+        } catch (restoreErr) {
+          throw change.restoreFailed(reason, parseOperationError(restoreErr as Error));
+        }
+        return change.rolledBack(reason, !untouched);
+      }
     },
   };
   return run;

@@ -5,4 +5,5 @@
  * event is a `defineEvent` and its builder in the file of its subsystem, listed here.
  */
 export { operationRequested, operationRequestedEvent } from "./operations";
+export { rolloutAdvanceEvent, rolloutAdvanceRequested } from "./rollouts";
 export { deliveryRequestedEvent, messagesPendingEvent, webhookDeliveryRequested, webhookMessagesPending } from "./webhooks";

@@ -17,7 +17,7 @@ export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
     rate: "heavy",
     body: createInstanceBody,
     response: { status: 202, schema: operationResource, description: "The `instance.create` operation" },
-    errors: ["instance_limit_reached", "subdomain_taken"],
+    errors: ["instance_limit_reached", "subdomain_taken", "unsupported_version"],
     handler: async (ctx, { body }) => accepted(await createInstance(ctx, body)),
   }),
 });
