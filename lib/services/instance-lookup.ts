@@ -37,3 +37,13 @@ export async function requireInstance(ctx: ServiceContext, idOrSubdomain: string
   if (!row) throw notFound("instance", idOrSubdomain);
   return row;
 }
+
+/**
+ * The ids a list filter's instance values name: an `inst_` id as given (a
+ * deleted instance's history is still asked for by id), a subdomain as the
+ * live instance that has it; values that name nothing are dropped.
+ */
+export async function resolveInstanceIds(db: Queryable, accountId: string, values: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(values.map(async (v) => (v.startsWith("inst_") ? v : (await findInstance(db, accountId, v))?.id)));
+  return [...new Set(found.filter((id): id is string => id !== undefined))];
+}

@@ -4,6 +4,7 @@ import { ComputeError, type ComputeProvider, type MachineRef } from "@/lib/compu
 import type { Deps } from "@/lib/deps";
 import type { Step } from "@/lib/jobs/types";
 import type { StoredDocuments } from "@/lib/openclaw/documents";
+import type { OperationEvidence } from "@/lib/operations/health";
 import { UNFINISHED, type InstanceStatus } from "@/lib/operations/lifecycle";
 import { operationDocuments, renderInstanceConfig } from "@/lib/services/instance-config";
 import { gatewayToken, loadOperation, type FinishOutcome } from "@/lib/services/operation-progress";
@@ -100,10 +101,18 @@ export interface OperationRun {
   healthy(ref: MachineRef, suffix?: string): Promise<void>;
   /** Renders config documents and writes them to the machine, in one step: the opened secrets are never a step result. */
   applyDocuments(id: string, ref: MachineRef, documents: (db: Db) => Promise<StoredDocuments>): Promise<void>;
+  /**
+   * What the steps last saw of the machine: a wait that ended "stopped", or a
+   * health check's answer (a wait for "started" alone proves nothing about
+   * health, so it clears what came before). Replayed steps give the same, so
+   * every invocation of the run agrees. The finish sets the instance's health from it.
+   */
+  evidence(): OperationEvidence | null;
 }
 
 export function operationRun(deps: Deps, step: Step, op: LoadedOperation): OperationRun {
   const compute = deps.compute();
+  let evidence: OperationEvidence | null = null;
   const run: OperationRun = {
     op,
     step,
@@ -132,10 +141,12 @@ export function operationRun(deps: Deps, step: Step, op: LoadedOperation): Opera
     },
     async waitFor(ref, state, suffix = "") {
       await step.run(`wait-${state}${suffix}`, () => callCompute(() => compute.waitForState(ref, state, WAIT_STEP_MS)));
+      evidence = state === "stopped" ? { machine: "stopped" } : null;
     },
     async healthy(ref, suffix = "") {
       for (let i = 0; i < HEALTH_CHECKS; i++) {
         const h = await step.run(`check-health${suffix}-${i}`, () => callCompute(() => compute.checkHealth(ref)));
+        evidence = { machine: "started", healthy: h.healthy, detail: h.detail };
         if (h.healthy) return;
         if (i < HEALTH_CHECKS - 1) await step.sleep(`wait-health${suffix}-${i}`, "3s");
         else throw permanent("instance_unhealthy", `The assistant did not become healthy: ${h.detail}`);
@@ -150,6 +161,7 @@ export function operationRun(deps: Deps, step: Step, op: LoadedOperation): Opera
         await callCompute(() => compute.applyConfig(ref, rendered));
       });
     },
+    evidence: () => evidence,
   };
   return run;
 }
