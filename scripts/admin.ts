@@ -15,6 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { closeDatabase, database, DatabaseLockedError } from "@/db/client";
+import { createComputeProvider } from "@/lib/compute";
 import { config, ConfigError } from "@/lib/config";
 import { isFlag, parseCommandArgs, UsageError, type OperatorCommand } from "@/lib/operator/command";
 import { findCommand, OPERATOR_COMMANDS } from "@/lib/operator/commands";
@@ -95,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   const parsed = parseCommandArgs(command, args);
-  print(await command.run({ db: (await database()).db }, parsed));
+  print(await command.run({ db: (await database()).db, compute: () => createComputeProvider(cfg) }, parsed));
   return 0;
 }
 

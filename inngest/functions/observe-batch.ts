@@ -76,7 +76,7 @@ export function makeObserveBatch(deps: Deps, opts: ObserveBatchOptions = {}) {
         }
       }
       // The events just recorded are in the outbox: get the dispatcher going.
-      if (totals.changes.length > 0) await step.sendEvent("announce", messagesPendingEvent("observation"));
+      if (totals.changes.length > 0) await step.run("announce", () => deps.send([messagesPendingEvent("observation")]));
       return totals;
     },
   });

@@ -4,6 +4,7 @@ import { scopeOrShortcutSchema } from "../scopes";
 import { findAccountByEmail, revokeKeyByOperator, setLimitOverrides, setPlan, upsertAccount } from "../services/accounts";
 import { insertKey } from "../services/keys";
 import { defineCommand, UsageError, type OperatorCommand } from "./command";
+import { simulate } from "./simulate";
 
 /**
  * Every operator command. A new one is a `defineCommand` here (or in a module
@@ -106,7 +107,7 @@ const setLimits = defineCommand({
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of commands with different argument shapes
-export const OPERATOR_COMMANDS: OperatorCommand<any>[] = [createKey, setPlanCommand, revokeKey, setLimits];
+export const OPERATOR_COMMANDS: OperatorCommand<any>[] = [createKey, setPlanCommand, revokeKey, setLimits, simulate];
 
 /** The command named by the first one or two words of `words`, and how many words it took. */
 export function findCommand(words: readonly string[]): { command: OperatorCommand; used: number } | null {

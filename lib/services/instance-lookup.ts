@@ -31,6 +31,13 @@ export async function findInstance(db: Queryable, accountId: string, idOrSubdoma
   return row ?? null;
 }
 
+/** Any account's live instance, by id or subdomain: for operators, who act across accounts. */
+export async function findAnyLiveInstance(db: Queryable, idOrSubdomain: string) {
+  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain);
+  const [row] = await db.select().from(instance).where(and(isNull(instance.deletedAt), by)).limit(1);
+  return row ?? null;
+}
+
 /** The request's account's live instance, locked for update when `lock`; throws ApiError not_found. */
 export async function requireInstance(ctx: ServiceContext, idOrSubdomain: string, opts: { lock?: boolean } = {}): Promise<InstanceRow> {
   const row = await findInstance(ctx.db, ctx.account.id, idOrSubdomain, opts);
