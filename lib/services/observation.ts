@@ -5,7 +5,8 @@ import type { MachineRef } from "../compute/types";
 import { healthOf, type HealthStatus } from "../operations/health";
 import { statusForMachine, UNFINISHED, type InstanceStatus } from "../operations/lifecycle";
 import type { Observed } from "../observation/observe";
-import { recordHealthChange, recordStatusChange } from "./instance-events";
+import { healthChangeEvent, statusChangeEvent } from "./instance-events";
+import { recordWebhookEvents, type OutboxEvent } from "./outbox";
 
 /**
  * The database's side of the regular observation of every live instance
@@ -88,58 +89,61 @@ export interface RecordObservationsResult {
 }
 
 /**
- * Writes what each observation shows, in one transaction: `observed_at`, the
- * health, and the status when the machine contradicts it (statusForMachine:
- * stopped, started or gone behind our back), with instance.status_changed
- * and instance.health_changed for what changed. Each row is written only if
- * it still has the status the batch read, was not changed after the question
- * was asked, has no newer observation and no unfinished operation.
+ * Writes what each observation shows, in one transaction of two statements:
+ * `observed_at`, the health, and the status when the machine contradicts it
+ * (statusForMachine: stopped, started or gone behind our back), then
+ * instance.status_changed and instance.health_changed for what changed. A
+ * row is written only if it still has the status and health the batch read,
+ * was not changed after the question was asked (an operation that began or
+ * finished meanwhile makes the answer stale), has no newer observation and no
+ * unfinished operation. `updated_at` moves only when the status or health did.
  */
 export async function recordObservations(db: Db, results: readonly Observed<ObservationTarget>[]): Promise<RecordObservationsResult> {
   if (results.length === 0) return { recorded: 0, stale: 0, changes: [] };
+  const judged = new Map(
+    results.map((r) => {
+      const status = statusForMachine(r.target.status, r.observation.state) ?? r.target.status;
+      return [r.target.id, { ...r, status, health: healthOf(r.observation, r.seenAt) }] as const;
+    }),
+  );
+  const values = [...judged.values()].map(
+    (j) =>
+      sql`(${j.target.id}::text, ${j.target.status}::text, ${j.target.healthStatus}::text, ${j.askedAt.toISOString()}::timestamptz,
+           ${j.seenAt.toISOString()}::timestamptz, ${j.status}::text, ${j.health.status}::text, ${j.health.detail}::text,
+           ${j.health.checkedAt.toISOString()}::timestamptz)`,
+  );
   return db.transaction(async (tx) => {
-    const out: RecordObservationsResult = { recorded: 0, stale: 0, changes: [] };
-    for (const { target, askedAt, seenAt, observation } of results) {
-      const status = statusForMachine(target.status, observation.state) ?? target.status;
-      const health = healthOf(observation, seenAt);
-      const changed = status !== target.status || health.status !== target.healthStatus;
-      const written = await tx
-        .update(instance)
-        .set({
-          status,
-          healthStatus: health.status,
-          healthDetail: health.detail,
-          healthCheckedAt: health.checkedAt,
-          observedAt: seenAt,
-          ...(changed ? { updatedAt: seenAt } : {}),
-        })
-        .where(
-          and(
-            eq(instance.id, target.id),
-            isNull(instance.deletedAt),
-            eq(instance.status, target.status),
-            // Untouched since the question was asked: an operation that ran meanwhile makes the answer stale.
-            lt(instance.updatedAt, askedAt),
-            or(isNull(instance.observedAt), lt(instance.observedAt, askedAt)),
-            noUnfinishedOperation(tx),
-          ),
-        )
-        .returning({ id: instance.id });
-      if (written.length === 0) {
-        out.stale++;
-        continue;
-      }
-      out.recorded++;
-      if (!changed) continue;
-      const why = { cause: "observed" } as const;
-      await recordStatusChange(tx, target, target.status, status, why, seenAt);
-      await recordHealthChange(tx, target, target.healthStatus, health, why, seenAt);
-      out.changes.push({
-        instance_id: target.id,
-        ...(status !== target.status ? { status: { from: target.status, to: status } } : {}),
-        ...(health.status !== target.healthStatus ? { health: { from: target.healthStatus, to: health.status } } : {}),
-      });
+    const written = await tx.execute<{ id: string }>(sql`
+      update ${instance} set
+        status = v.status,
+        health_status = v.health_status,
+        health_detail = v.detail,
+        health_checked_at = v.checked_at,
+        observed_at = v.seen_at,
+        updated_at = case when v.status <> v.was_status or v.health_status <> v.was_health then v.seen_at else ${instance.updatedAt} end
+      from (values ${sql.join(values, sql`, `)}) as v(id, was_status, was_health, asked_at, seen_at, status, health_status, detail, checked_at)
+      where ${instance.id} = v.id
+        and ${instance.deletedAt} is null
+        and ${instance.status} = v.was_status
+        and ${instance.healthStatus} = v.was_health
+        and ${instance.updatedAt} < v.asked_at
+        and (${instance.observedAt} is null or ${instance.observedAt} < v.asked_at)
+        and ${noUnfinishedOperation(tx)}
+      returning ${instance.id}`);
+    const ids = (written as unknown as { rows: { id: string }[] }).rows.map((r) => r.id);
+    const out: RecordObservationsResult = { recorded: ids.length, stale: results.length - ids.length, changes: [] };
+    const why = { cause: "observed" } as const;
+    const events: OutboxEvent[] = [];
+    for (const id of ids) {
+      const { target, seenAt, status, health } = judged.get(id)!;
+      const change: RecordedChange = { instance_id: id };
+      if (status !== target.status) change.status = { from: target.status, to: status };
+      if (health.status !== target.healthStatus) change.health = { from: target.healthStatus, to: health.status };
+      if (!change.status && !change.health) continue;
+      out.changes.push(change);
+      events.push(...statusChangeEvent(target, target.status, status, why, seenAt), ...healthChangeEvent(target, target.healthStatus, health, why, seenAt));
     }
+    await recordWebhookEvents(tx, events);
     return out;
   });
 }

@@ -6,10 +6,10 @@ import type { MachineRef } from "../compute/types";
 import { open, seal } from "../crypto";
 import { healthFromEvidence, type OperationEvidence } from "../operations/health";
 import { settlesAs, UNFINISHED } from "../operations/lifecycle";
-import { recordHealthChange, recordStatusChange } from "./instance-events";
+import { healthChangeEvent, statusChangeEvent } from "./instance-events";
 import { commitAppliedConfig } from "./instance-config";
 import { previousStatusOf, toOperationResource, type OperationRow } from "./operations";
-import { recordWebhookEvent } from "./outbox";
+import { recordWebhookEvents } from "./outbox";
 
 /**
  * The operation runner's writes. Each is one short transaction and safe to
@@ -116,11 +116,15 @@ export async function finishOperation(db: Db, id: string, outcome: FinishOutcome
         })
         .where(eq(instance.id, op.instanceId));
       if (inst) {
-        await recordStatusChange(tx, inst, inst.status, settle, why, now);
-        if (health) await recordHealthChange(tx, inst, inst.healthStatus, health, why, now);
+        await recordWebhookEvents(tx, [
+          ...statusChangeEvent(inst, inst.status, settle, why, now),
+          ...(health ? healthChangeEvent(inst, inst.healthStatus, health, why, now) : []),
+        ]);
       }
     }
-    await recordWebhookEvent(tx, op.accountId, outcome.ok ? "operation.succeeded" : "operation.failed", toOperationResource(done!), now);
+    await recordWebhookEvents(tx, [
+      { accountId: op.accountId, type: outcome.ok ? "operation.succeeded" : "operation.failed", data: toOperationResource(done!), at: now },
+    ]);
     return done!;
   });
 }
