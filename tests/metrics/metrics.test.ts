@@ -18,9 +18,11 @@ import { jobs } from "../webhooks/harness";
 // linted by `promtool check metrics`, and scraped by a real Prometheus server with the API key
 // as its bearer token, the series then queried back through Prometheus' HTTP API. One account
 // with three instances (running, crashed, unhealthy) serves the whole file; every assertion is
-// about its series only.
+// about its series only. The example Grafana dashboard and alerting rules
+// (examples/monitoring/) are checked against the same Prometheus.
 
 const server = useApiServer();
+const EXAMPLES = path.resolve(import.meta.dirname, "../../examples/monitoring");
 const hasPrometheus = hasBinary("metrics scraped by Prometheus", "prometheus") && hasBinary("metrics linted by promtool", "promtool");
 
 let me: TestAccount;
@@ -159,7 +161,9 @@ describe.skipIf(!hasPrometheus)("GET /api/v1/metrics, read by Prometheus", () =>
       `    static_configs: [{ targets: ["${target}"] }]`,
     ];
     const configFile = path.join(dir, "prometheus.yml");
-    fs.writeFileSync(configFile, ["global: { scrape_interval: 1s }", "scrape_configs:", ...job("moc", me.token), ...job("moc-bad-key", badKey), ""].join("\n"));
+    // The example alerting rules load with it (Prometheus refuses to start on a bad rule).
+    fs.copyFileSync(path.join(EXAMPLES, "alerts.yml"), path.join(dir, "alerts.yml"));
+    fs.writeFileSync(configFile, ["global: { scrape_interval: 1s }", "rule_files: [alerts.yml]", "scrape_configs:", ...job("moc", me.token), ...job("moc-bad-key", badKey), ""].join("\n"));
     const check = spawnSync("promtool", ["check", "config", configFile], { encoding: "utf8" });
     expect(check.status, check.stdout + check.stderr).toBe(0);
 
@@ -199,6 +203,23 @@ describe.skipIf(!hasPrometheus)("GET /api/v1/metrics, read by Prometheus", () =>
     expect(down.map((r) => r.metric.instance_id)).toEqual([ids.crashed]);
     const created = await query(`sum(moc_operations_total{job="moc", type="instance.create", result="succeeded"})`);
     expect(created.map((r) => r.value[1])).toEqual(["3"]);
+
+    // The Grafana dashboard's queries, with its variables set to this job: each is PromQL Prometheus
+    // accepts, and its stat panels count this account's three instances right.
+    const dashboard = JSON.parse(fs.readFileSync(path.join(EXAMPLES, "grafana-dashboard.json"), "utf8")) as {
+      panels: { title: string; type: string; targets: { expr: string }[] }[];
+    };
+    const stats: Record<string, string[]> = {};
+    for (const panel of dashboard.panels) {
+      for (const t of panel.targets) {
+        const expr = t.expr.replaceAll("$job", "moc").replaceAll("$region", ".*").replaceAll("$__rate_interval", "1m");
+        const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        const body = (await res.json()) as { status: string; error?: string; data: { result: { value: [number, string] }[] } };
+        expect({ panel: panel.title, status: body.status, error: body.error }).toEqual({ panel: panel.title, status: "success", error: undefined });
+        if (panel.type === "stat") stats[panel.title] = body.data.result.map((r) => r.value[1]);
+      }
+    }
+    expect({ instances: stats.Instances, up: stats.Up, down: stats.Down }).toEqual({ instances: ["3"], up: ["1"], down: ["2"] });
   });
 });
 
