@@ -5,6 +5,7 @@ import { instance, webhookMessage } from "@/db/schema";
 import type { LocalProvider } from "@/lib/compute";
 import { newId } from "@/lib/ids";
 import { observeRequestedEvent } from "@/lib/jobs/events";
+import { operatorToken } from "@/lib/operator/access";
 import { machineRef } from "@/lib/services/operation-progress";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
@@ -121,6 +122,36 @@ describe("instance events, delivered", () => {
     expect(got.map((e) => [e.type, e.data.from, e.data.to])).toEqual([["instance.health_changed", "passing", "critical"]]);
     expect(got[0]!.data.detail).toMatch(/servicecheck-00-http-3000: .*503/);
     expect((await api.get(`/api/v1/instances/${instanceId}`)).body).toMatchObject({ status: "running", health: { status: "critical" } });
+  });
+
+  it("simulate, run in the server as `npm run admin -- simulate` runs it: the status, the webhooks, the event and the metric", async () => {
+    const { api, rx, instanceId, subdomain } = await setup();
+    const simulate = (args: Record<string, string>) =>
+      fetch(new URL("/api/operator/run", server.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${operatorToken()}` },
+        body: JSON.stringify({ command: "simulate", args }),
+      });
+    const res = await simulate({ instance: subdomain, what: "crash" });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { json: unknown }).json).toMatchObject({ instance_id: instanceId, subdomain, simulated: "crash" });
+    // The next regular observation (its batch, as the minute's pass plans it).
+    await jobs.runner.send(observeRequestedEvent(new Date(), 0, [instanceId]));
+    await jobs.idle();
+
+    expect((await api.get(`/api/v1/instances/${instanceId}`)).body).toMatchObject({ status: "stopped", health: { status: "critical" } });
+    const got = delivered(rx);
+    expect(got.map((e) => e.type).sort()).toEqual(INSTANCE_EVENTS.slice().sort());
+    const listed = (await events(api, `?instance_id=${instanceId}&limit=2`)).body as { id: string }[];
+    expect(listed.map((e) => e.id).sort()).toEqual(got.map((e) => e.id).sort());
+    const metrics = await api.get("/api/v1/metrics");
+    expect(metrics.text).toMatch(new RegExp(`^moc_instance_up\\{instance_id="${instanceId}",subdomain="${subdomain}",region="[a-z]+"\\} 0$`, "m"));
+
+    // An instance the server does not have, or a simulation it does not know: a 400 naming it, nothing simulated.
+    const unknown = await simulate({ instance: "no-such-instance", what: "crash" });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { detail: string }).detail).toContain("no-such-instance");
+    expect((await simulate({ instance: subdomain, what: "explode" })).status).toBe(400);
   });
 
   it("an endpoint subscribed to operation events only gets none of these", async () => {
