@@ -12,6 +12,14 @@ const MAX_BATCH = 100;
 const MIN_BATCH = 10;
 /** A pass plans no more than the budget can observe before the next one starts, with room for latency and retries. */
 const CAPACITY_SHARE = 0.9;
+/**
+ * The batches pace themselves at this share of the budget. Each batch keeps its own
+ * even pace, and when one ends and a queued one starts, their requests can fall closer
+ * together than the pace: at exactly the budget, a provider limiting at the same rate
+ * (a token bucket, as Fly's API does) would answer some of them 429. The headroom lets
+ * its bucket refill (npm run bench:observe, 10,000 instances for 3 minutes: 71 429s in 30,000 calls at 100 %, 12 at 95 %).
+ */
+const PACE_SHARE = 0.95;
 
 export type ObservationSettings = Config["observation"];
 
@@ -19,7 +27,7 @@ export type ObservationSettings = Config["observation"];
 export function observationPlan(s: ObservationSettings) {
   const passes = Math.max(1, Math.floor(60 / s.intervalSeconds));
   const spacingMs = 60_000 / passes;
-  const perBatchPerSecond = s.requestsPerSecond / s.concurrency;
+  const perBatchPerSecond = (s.requestsPerSecond * PACE_SHARE) / s.concurrency;
   return {
     passes,
     spacingMs,
