@@ -280,7 +280,9 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
+         * @description The next request made with the key is refused, and a mutation it still has in flight does not commit. A key can revoke only keys whose every scope it holds itself (otherwise 403 `insufficient_scope` with `missing_scopes`).
+         *
+         *     Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
          */
         delete: operations["deleteApiKey"];
         options?: never;
@@ -1368,7 +1370,7 @@ export interface components {
              * @description A stable, machine-readable code: branch on this
              * @enum {string}
              */
-            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "malformed_json" | "validation_error" | "invalid_cursor" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "rate_limiter_unavailable";
+            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
             /**
              * @description Also in the `X-Request-Id` header; quote it to support
              * @example req_4f9c0d2a7b1e4c3d9a8b7c6d5e4f3a2b
@@ -1385,8 +1387,8 @@ export interface components {
             missing_scopes?: string[];
             /** @description `operation_in_progress`: the operation that holds the instance */
             operation_id?: string;
-            /** @description `rate_limited`: which limit was hit (`key` or `account`); `instance_limit_reached`: the plan's instance limit */
-            limit?: ("key" | "account") | number;
+            /** @description `rate_limited`: which limit was hit (`key` or `account`, or a limit on failed authentications); `instance_limit_reached`: the plan's instance limit */
+            limit?: ("key" | "account" | "auth-failures-key" | "auth-failures-address" | "auth-failures") | number;
             /**
              * @description `rate_limited`: the request's rate class
              * @enum {string}
@@ -1401,7 +1403,7 @@ export interface components {
     responses: never;
     parameters: {
         /**
-         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
          * @example deploy-4f9c0d2
          */
         IdempotencyKey: string;
@@ -1414,13 +1416,13 @@ export interface components {
         "X-RateLimit-Limit": number;
         /** @description Requests left in that window */
         "X-RateLimit-Remaining": number;
-        /** @description When that window resets, in Unix seconds */
+        /** @description When that window's whole quota is back (the limits are sliding one-minute windows), in Unix seconds, if no request is made meanwhile. Over a limit, `Retry-After` says when the next request is admitted, which is sooner. */
         "X-RateLimit-Reset": number;
         /** @description Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60` */
         "RateLimit-Policy": string;
-        /** @description What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60` */
+        /** @description What is left of each limit (`r`) and in how many seconds its whole quota is back (`t`), e.g. `"key-read";r=119;t=1, "account";r=999;t=1` */
         RateLimit: string;
-        /** @description Seconds to wait before retrying */
+        /** @description Seconds to wait before retrying; on a 429, a request made after them is admitted (if no other is made meanwhile) */
         "Retry-After": number;
         /** @description The absolute URL of the created resource or of the operation */
         Location: string;
@@ -1546,7 +1548,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1556,7 +1558,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1569,10 +1571,10 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only events of this type */
-                type?: "operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed";
-                /** @description Only events about this instance (its id, or the subdomain of a live one) */
-                instance_id?: string;
+                /** @description Only events of this type. Repeat the parameter for several (any of them matches). */
+                type?: ("operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed")[];
+                /** @description Only events about this instance (its id, or the subdomain of a live one). Repeat the parameter for several (any of them matches). */
+                instance_id?: string[];
             };
             header?: never;
             path?: never;
@@ -1681,7 +1683,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1691,7 +1693,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1700,8 +1702,8 @@ export interface operations {
     listInstances: {
         parameters: {
             query?: {
-                /** @description Only instances in this status */
-                status?: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "deleting" | "failed";
+                /** @description Only instances in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "deleting" | "failed")[];
             };
             header?: never;
             path?: never;
@@ -1809,7 +1811,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1819,7 +1821,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1830,7 +1832,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1974,7 +1976,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1984,7 +1986,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2017,7 +2019,7 @@ export interface operations {
                     "application/json": components["schemas"]["Instance"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2026,7 +2028,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2115,7 +2117,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2125,7 +2127,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2136,7 +2138,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2167,7 +2169,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2176,7 +2178,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2292,7 +2294,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2302,7 +2304,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2335,7 +2337,7 @@ export interface operations {
                     "application/json": components["schemas"]["AgentsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2344,7 +2346,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2433,7 +2435,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2443,7 +2445,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2454,7 +2456,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2489,7 +2491,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2498,7 +2500,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2614,7 +2616,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2624,7 +2626,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2657,7 +2659,7 @@ export interface operations {
                     "application/json": components["schemas"]["IntegrationsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2666,7 +2668,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2755,7 +2757,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2765,7 +2767,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2776,7 +2778,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2811,7 +2813,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2820,7 +2822,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2936,7 +2938,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2946,7 +2948,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2979,7 +2981,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2988,7 +2990,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -3077,7 +3079,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3087,7 +3089,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3098,7 +3100,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3133,7 +3135,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3142,7 +3144,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3258,7 +3260,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3268,7 +3270,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3279,7 +3281,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3310,7 +3312,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3319,7 +3321,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3435,7 +3437,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3445,7 +3447,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3456,7 +3458,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3487,7 +3489,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3496,7 +3498,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3612,7 +3614,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3622,7 +3624,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3633,7 +3635,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3664,7 +3666,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3673,7 +3675,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3789,7 +3791,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3799,7 +3801,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3920,7 +3922,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3930,7 +3932,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3941,7 +3943,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4084,7 +4086,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4094,7 +4096,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4127,7 +4129,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4136,7 +4138,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4225,7 +4227,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4235,7 +4237,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4246,7 +4248,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4273,7 +4275,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4282,7 +4284,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -4398,7 +4400,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4408,7 +4410,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4523,7 +4525,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4533,7 +4535,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4567,10 +4569,12 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only this instance's operations (its id or subdomain) */
-                instance_id?: string;
-                status?: "pending" | "running" | "succeeded" | "failed";
-                type?: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure";
+                /** @description Only this instance's operations (its id or subdomain). Repeat the parameter for several (any of them matches). */
+                instance_id?: string[];
+                /** @description Only operations in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "running" | "succeeded" | "failed")[];
+                /** @description Only operations of this type. Repeat the parameter for several (any of them matches). */
+                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure")[];
             };
             header?: never;
             path?: never;
@@ -4679,7 +4683,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4689,7 +4693,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4723,7 +4727,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperationOutput"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4732,7 +4736,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4821,7 +4825,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4831,7 +4835,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4967,7 +4971,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4977,7 +4981,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4988,7 +4992,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5131,7 +5135,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5141,7 +5145,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5174,7 +5178,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5183,7 +5187,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -5272,7 +5276,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5282,7 +5286,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5293,7 +5297,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5320,7 +5324,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5329,7 +5333,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5445,7 +5449,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5455,7 +5459,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5466,7 +5470,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5499,7 +5503,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5508,7 +5512,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5624,7 +5628,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5634,7 +5638,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5647,8 +5651,8 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only deliveries in this status */
-                status?: "pending" | "succeeded" | "failed";
+                /** @description Only deliveries in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "succeeded" | "failed")[];
             };
             header?: never;
             path: {
@@ -5675,7 +5679,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"][];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_cursor`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_cursor`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5684,7 +5688,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_cursor";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_cursor";
                     };
                 };
             };
@@ -5773,7 +5777,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5783,7 +5787,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5794,7 +5798,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5825,7 +5829,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5834,7 +5838,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5950,7 +5954,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5960,7 +5964,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5971,7 +5975,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -6000,7 +6004,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6009,7 +6013,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -6125,7 +6129,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6135,7 +6139,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { ensurePrivateDir } from "../data-dir";
 import { OPENCLAW_GATEWAY_PORT } from "../openclaw/runtime";
 import { instanceAppName } from "./naming";
 import {
@@ -362,7 +363,7 @@ export class LocalProvider implements ComputeProvider {
     const text = `${JSON.stringify(onDisk, null, 2)}\n`;
     if (text === previous) return;
     // Temp file + rename: a crash mid-write leaves the old file whole, never half a file.
-    mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    ensurePrivateDir(path.dirname(this.stateFile));
     const tmp = `${this.stateFile}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.stateFile);

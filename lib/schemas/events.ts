@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { EVENT_RETENTION_DAYS, WEBHOOK_EVENT_TYPES, WEBHOOK_EVENTS, type WebhookEventType } from "../webhooks/events";
-import { pageQuery, timestamp } from "./common";
+import { anyOf, pageQuery, timestamp } from "./common";
 
 /**
  * The webhook events as the API shows them, from the one table
@@ -45,6 +45,6 @@ export const eventResource = z.discriminatedUnion("type", eventVariants).meta({
 export type EventResource = z.output<typeof eventResource>;
 
 export const listEventsQuery = pageQuery("msg").extend({
-  type: z.enum(WEBHOOK_EVENT_TYPES).optional().meta({ description: "Only events of this type" }),
-  instance_id: z.string().min(1).max(100).optional().meta({ description: "Only events about this instance (its id, or the subdomain of a live one)" }),
+  type: anyOf(z.enum(WEBHOOK_EVENT_TYPES), "Only events of this type"),
+  instance_id: anyOf(z.string().min(1).max(100), "Only events about this instance (its id, or the subdomain of a live one)"),
 });

@@ -33,14 +33,14 @@ export function registerEvents(program: Command): void {
   const events = program.command("events").alias("event").description("the account's events of the last 30 days (what webhooks deliver)");
 
   paged(
-    leaf<Common & PageOptions & { type?: string; instance?: string }>(events, "ls", "list events, newest first", async (s, _args, o) => {
+    leaf<Common & PageOptions & { type?: string[]; instance?: string[] }>(events, "ls", "list events, newest first", async (s, _args, o) => {
       const filter: Q = { type: o.type as Q["type"], instance_id: o.instance };
       const rows = await pages(o, (page) => s.ok(s.api.GET("/api/v1/events", { params: { query: { ...filter, ...page } } })));
       if (o.json) return printJson(rows);
       printTable(rows, COLUMNS, "No events.");
     })
-      .option("--type <type>", "only this type, e.g. instance.status_changed")
-      .option("--instance <instance>", "only this instance's (its id or subdomain)"),
+      .option("--type <type...>", "only this type, e.g. instance.status_changed (several: any of them)")
+      .option("--instance <instance...>", "only this instance's, its id or subdomain (several: any of them)"),
   );
 }
 

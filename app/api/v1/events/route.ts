@@ -14,12 +14,7 @@ export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
     query: listEventsQuery,
     response: { status: 200, schema: eventResource.array(), description: "Newest first, in cursor pages (see `Link`)" },
     handler: async (ctx, { query }) => {
-      const { type, instance_id, ...paging } = query;
-      const { items, nextCursor } = await listEvents(ctx, {
-        ...paging,
-        type: type === undefined ? undefined : [type],
-        instance_id: instance_id === undefined ? undefined : [instance_id],
-      });
+      const { items, nextCursor } = await listEvents(ctx, query);
       return page(items, nextCursor);
     },
   }),
