@@ -23,7 +23,7 @@ import { jobs } from "../webhooks/harness";
 
 const server = useApiServer();
 const EXAMPLES = path.resolve(import.meta.dirname, "../../examples/monitoring");
-const hasPrometheus = hasBinary("metrics scraped by Prometheus", "prometheus") && hasBinary("metrics linted by promtool", "promtool");
+const hasPrometheus = hasBinary("metrics scraped by Prometheus", "prometheus") && hasBinary("metrics linted by promtool", "promtool", "apt-get install prometheus");
 
 let me: TestAccount;
 const ids = { running: "", crashed: "", unhealthy: "" };
