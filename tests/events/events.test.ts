@@ -5,6 +5,7 @@ import { instance, webhookMessage } from "@/db/schema";
 import type { LocalProvider } from "@/lib/compute";
 import { newId } from "@/lib/ids";
 import { observeRequestedEvent } from "@/lib/jobs/events";
+import { resetConfig } from "@/lib/config";
 import { operatorToken } from "@/lib/operator/access";
 import { machineRef } from "@/lib/services/operation-progress";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
@@ -126,6 +127,10 @@ describe("instance events, delivered", () => {
 
   it("simulate, run in the server as `npm run admin -- simulate` runs it: the status, the webhooks, the event and the metric", async () => {
     const { api, rx, instanceId, subdomain } = await setup();
+    // Embedded (PGlite), the server has an operator endpoint of its own; with a database server (production
+    // rules) it has one only when OPERATOR_TOKEN is set, so the server legs set one for the test server.
+    process.env.OPERATOR_TOKEN ??= "test-operator-token-0123456789abcdef0123";
+    resetConfig();
     const simulate = (args: Record<string, string>) =>
       fetch(new URL("/api/operator/run", server.url), {
         method: "POST",
