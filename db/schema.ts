@@ -11,6 +11,7 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+import type { HealthStatus } from "@/lib/operations/health";
 import { UNFINISHED, type InstanceStatus, type OperationStatus, type OperationType } from "@/lib/operations/lifecycle";
 import { UNFINISHED_ROLLOUT, type RolloutState } from "@/lib/operations/rollouts";
 import type { LimitOverrides, PlanName } from "@/lib/plans";
@@ -107,11 +108,21 @@ export const instance = pgTable(
     updatedAt: ts("updated_at").notNull().defaultNow(),
     /** Set when its delete operation succeeds: the row stays for its operations' history. */
     deletedAt: ts("deleted_at"),
+    /** Its machine's health check, as last seen (lib/operations/health.ts). */
+    healthStatus: text("health_status").$type<HealthStatus>().notNull().default("unknown"),
+    healthDetail: text("health_detail"),
+    healthCheckedAt: ts("health_checked_at"),
+    /** When the regular observation last got an answer about its machine; null: never. */
+    observedAt: ts("observed_at"),
   },
   (t) => [
     // A subdomain is unique among live instances only: a deleted one frees it.
     uniqueIndex("instance_live_subdomain_key").on(t.subdomain).where(sql`${t.deletedAt} is null`),
     index("instance_account_idx").on(t.accountId, t.id),
+    // The observation takes the stalest live instances with a machine first (never observed first of all).
+    index("instance_observation_idx")
+      .on(t.observedAt.asc().nullsFirst(), t.id)
+      .where(sql`${t.deletedAt} is null and ${t.machineId} is not null`),
   ],
 );
 
@@ -146,6 +157,8 @@ export const operation = pgTable(
     index("operation_unfinished_idx")
       .on(t.deadlineAt)
       .where(isUnfinished(t.status)),
+    // Retention removes finished operations by age, a batch at a time; the metrics read an account's finished ones.
+    index("operation_completed_idx").on(t.completedAt).where(sql`${t.completedAt} is not null`),
   ],
 );
 
@@ -227,12 +240,21 @@ export const webhookMessage = pgTable(
       .notNull()
       .references(() => account.id, { onDelete: "cascade" }),
     eventType: text("event_type").notNull(),
+    /** The instance the event is about (its `data.instance_id`), for GET /events?instance_id=. */
+    instanceId: text("instance_id"),
     payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
     createdAt: created(),
     /** When its deliveries were fanned out; null = not yet. */
     dispatchedAt: ts("dispatched_at"),
   },
-  (t) => [index("webhook_message_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} is null`)],
+  (t) => [
+    index("webhook_message_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} is null`),
+    // GET /events pages an account's events newest first, or one instance's.
+    index("webhook_message_account_idx").on(t.accountId, t.id),
+    index("webhook_message_instance_idx").on(t.instanceId, t.id).where(sql`${t.instanceId} is not null`),
+    // Retention removes messages by age, a batch at a time.
+    index("webhook_message_created_idx").on(t.createdAt),
+  ],
 );
 
 export const webhookDelivery = pgTable(
@@ -269,6 +291,8 @@ export const webhookDelivery = pgTable(
     index("webhook_delivery_endpoint_idx").on(t.endpointId, t.id),
     // The reconciler looks for pending deliveries whose run was lost (overdue).
     index("webhook_delivery_pending_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // Retention removes deliveries by age, a batch at a time.
+    index("webhook_delivery_created_idx").on(t.createdAt),
   ],
 );
 

@@ -74,6 +74,10 @@ const envSchema = z.object({
   INSTANCE_DOMAIN: optionalString,
   DEFAULT_REGION: optionalString,
   OPERATION_DEADLINE_SECONDS: intSetting(900, 30),
+  OPERATION_RETENTION_DAYS: intSetting(90, 30),
+  OBSERVE_INTERVAL_SECONDS: intSetting(60, 10),
+  OBSERVE_FLY_REQUESTS_PER_SECOND: intSetting(200, 1),
+  OBSERVE_CONCURRENCY: intSetting(10, 1),
   OPERATOR_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, "must be at least 32 characters"),
 });
 
@@ -137,6 +141,14 @@ export interface Config {
   instanceDomain: string;
   defaultRegion: string;
   operationDeadlineSeconds: number;
+  /** Finished operations older than this are deleted (never fewer than 30 days: the API promises that much history). */
+  operationRetentionDays: number;
+  /**
+   * The regular observation of every live instance's machine (state and health check):
+   * each at least once per `intervalSeconds`, spending at most `requestsPerSecond`
+   * provider requests (Fly's API), in at most `concurrency` batches at once.
+   */
+  observation: { intervalSeconds: number; requestsPerSecond: number; concurrency: number };
   /** The operator endpoint's token (production); embedded mode generates one under DATA_DIR. */
   operatorToken: string | undefined;
 }
@@ -294,6 +306,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     instanceDomain: e.INSTANCE_DOMAIN ?? "localhost",
     defaultRegion: e.DEFAULT_REGION ?? "iad",
     operationDeadlineSeconds: e.OPERATION_DEADLINE_SECONDS,
+    operationRetentionDays: e.OPERATION_RETENTION_DAYS,
+    observation: {
+      intervalSeconds: e.OBSERVE_INTERVAL_SECONDS,
+      requestsPerSecond: e.OBSERVE_FLY_REQUESTS_PER_SECOND,
+      concurrency: e.OBSERVE_CONCURRENCY,
+    },
     operatorToken: e.OPERATOR_TOKEN,
   };
 }

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { registerAccount } from "./commands/account.js";
 import { registerConfig } from "./commands/config.js";
+import { registerEvents, registerMetrics } from "./commands/events.js";
 import { registerInstances } from "./commands/instances.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerLogin } from "./commands/login.js";
@@ -27,7 +28,9 @@ Examples:
   moc instances create --subdomain my-assistant --region dfw --wait
   moc instances ls --json | jq '.[] | {subdomain, status, fly_region}'
   moc instances restart my-assistant --wait --idempotency-key "$(git rev-parse HEAD)"
-  moc config set agents my-assistant --file agents.json --wait`;
+  moc config set agents my-assistant --file agents.json --wait
+  moc events ls --type instance.status_changed --instance my-assistant
+  moc metrics | grep moc_instance_up`;
 
 export function createProgram(): Command {
   const program = new Command("moc")
@@ -43,6 +46,8 @@ export function createProgram(): Command {
   registerConfig(program);
   registerKeys(program);
   registerWebhooks(program);
+  registerEvents(program);
+  registerMetrics(program);
   registerAccount(program);
   registerVersions(program);
   registerLogin(program);

@@ -24,6 +24,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List events
+         * @description The account's events of the last 30 days, as its webhook endpoints receive them (`operation.*`, `instance.status_changed`, `instance.health_changed`): for a consumer that missed a delivery, or prefers to poll. An event's `id` is its deliveries' `message_id` and `webhook-id`. Needs `webhooks:read`: these are the webhook messages themselves.
+         *
+         *     Scope: `webhooks:read`. Rate class: read.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/instances": {
         parameters: {
             query?: never;
@@ -296,6 +318,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get metrics
+         * @description The account's instances and operations in the Prometheus text format, for Prometheus, Grafana Alloy or Datadog's OpenMetrics check to scrape with the API key as a bearer token: per instance (labels `instance_id`, `subdomain`, `region`) `moc_instance_status{status}`, `moc_instance_health{health}`, `moc_instance_up` and `moc_instance_last_observed_timestamp_seconds`; per operation type and result `moc_operations_total` and the histogram `moc_operation_duration_seconds`; `moc_operations_in_progress{type}`.
+         *
+         *     Scope: `instance:read`. Rate class: read.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -525,7 +569,96 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "operation.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * operation.succeeded
+         * @description An operation finished successfully: its instance is where the operation took it. `data` is the operation.
+         *
+         *     Answer 2xx within 15 s. Anything else is retried: 8 attempts in all, after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; 410 Gone disables the endpoint.
+         */
+        post: operations["operationSucceededWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "operation.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * operation.failed
+         * @description An operation failed; `data.error` says why. `data` is the operation.
+         *
+         *     Answer 2xx within 15 s. Anything else is retried: 8 attempts in all, after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; 410 Gone disables the endpoint.
+         */
+        post: operations["operationFailedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "instance.status_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * instance.status_changed
+         * @description An instance's `status` changed: an operation began or finished (`cause: operation`, with its `operation_id`), or the platform saw its machine stop, start or vanish by itself (`cause: observed`).
+         *
+         *     Answer 2xx within 15 s. Anything else is retried: 8 attempts in all, after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; 410 Gone disables the endpoint.
+         */
+        post: operations["instanceStatusChangedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "instance.health_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * instance.health_changed
+         * @description An instance's `health.status` changed (passing, critical, unknown), as its machine's `/healthz` check reported.
+         *
+         *     Answer 2xx within 15 s. Anything else is retried: 8 attempts in all, after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; 410 Gone disables the endpoint.
+         */
+        post: operations["instanceHealthChangedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         CreateInstanceRequest: {
@@ -706,7 +839,7 @@ export interface components {
              *       "operation.failed"
              *     ]
              */
-            events: ("operation.succeeded" | "operation.failed")[];
+            events: ("operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed")[];
             description?: string | null;
         };
         UpdateWebhookEndpointRequest: {
@@ -723,67 +856,23 @@ export interface components {
              *       "operation.failed"
              *     ]
              */
-            events?: ("operation.succeeded" | "operation.failed")[];
+            events?: ("operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed")[];
             /** @description null clears it */
             description?: string | null;
             /** @description false pauses deliveries; true resumes them and clears `disabled_reason` */
             enabled?: boolean;
         };
-        Account: {
-            /** @example usr_01jd3z6v7a8b9c0d1e2f3g4h5j */
-            id: string;
-            email: string;
-            /** @enum {string} */
-            plan: "starter" | "pro" | "business";
-            limits: {
-                instances: number;
-                requests_per_minute: {
-                    /** @description Per key, GET requests */
-                    read: number;
-                    /** @description Per key, mutations that start no operation */
-                    write: number;
-                    /** @description Per key, requests that start an operation */
-                    heavy: number;
-                    /** @description Across all the account's keys */
-                    account: number;
-                };
-            };
-            usage: {
-                /** @description Live instances counted against the limit */
-                instances: number;
-            };
-        };
-        Instance: {
-            /** @example inst_01jd3z6v7a8b9c0d1e2f3g4h5j */
-            id: string;
-            subdomain: string;
-            name: string | null;
-            /** @enum {string} */
-            status: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
-            /** @enum {string} */
-            plan: "starter" | "pro" | "business";
-            fly_region: string;
-            /** @description Where the assistant answers */
-            url: string;
-            /**
-             * @description The OpenClaw version it runs; changes when an `instance.upgrade` succeeds
-             * @example 2026.11.20
-             */
-            version: string;
-            /** @description Whether the platform's fleet rollouts may upgrade it to a newer version */
-            auto_upgrade: boolean;
+        /** @description An operation finished successfully: its instance is where the operation took it. `data` is the operation. */
+        OperationSucceededWebhook: {
+            /** @constant */
+            type: "operation.succeeded";
             /**
              * Format: date-time
-             * @description RFC 3339 date-time, UTC
+             * @description When it happened
              * @example 2026-11-27T10:00:00.000Z
              */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description RFC 3339 date-time, UTC
-             * @example 2026-11-27T10:00:00.000Z
-             */
-            updated_at: string;
+            timestamp: string;
+            data: components["schemas"]["Operation"];
         };
         Operation: {
             /** @example op_01jd3z6v7a8b9c0d1e2f3g4h5j */
@@ -810,6 +899,245 @@ export interface components {
              * @example null
              */
             target_version: string | null;
+        };
+        /** @description An operation failed; `data.error` says why. `data` is the operation. */
+        OperationFailedWebhook: {
+            /** @constant */
+            type: "operation.failed";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            timestamp: string;
+            data: components["schemas"]["Operation"];
+        };
+        /** @description An instance's `status` changed: an operation began or finished (`cause: operation`, with its `operation_id`), or the platform saw its machine stop, start or vanish by itself (`cause: observed`). */
+        InstanceStatusChangedWebhook: {
+            /** @constant */
+            type: "instance.status_changed";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            timestamp: string;
+            data: components["schemas"]["InstanceStatusChange"];
+        };
+        InstanceStatusChange: {
+            /** @example inst_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            instance_id: string;
+            /** @example my-assistant */
+            subdomain: string;
+            /** @enum {string} */
+            from: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            /** @enum {string} */
+            to: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            /**
+             * @description `operation`: an operation began or finished; `observed`: the platform saw the machine change by itself (stopped, started or gone behind its back)
+             * @enum {string}
+             */
+            cause: "operation" | "observed";
+            /** @description The operation, when `cause` is `operation` */
+            operation_id: string | null;
+        };
+        /** @description An instance's `health.status` changed (passing, critical, unknown), as its machine's `/healthz` check reported. */
+        InstanceHealthChangedWebhook: {
+            /** @constant */
+            type: "instance.health_changed";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            timestamp: string;
+            data: components["schemas"]["InstanceHealthChange"];
+        };
+        InstanceHealthChange: {
+            /** @example inst_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            instance_id: string;
+            /** @example my-assistant */
+            subdomain: string;
+            /**
+             * @description `passing`: the machine runs and its `/healthz` check passes. `critical`: the check fails, or the machine is not running (`detail` says which). `unknown`: nothing to go by yet (never observed, between states, or the check has not run).
+             * @enum {string}
+             */
+            from: "passing" | "critical" | "unknown";
+            /**
+             * @description `passing`: the machine runs and its `/healthz` check passes. `critical`: the check fails, or the machine is not running (`detail` says which). `unknown`: nothing to go by yet (never observed, between states, or the check has not run).
+             * @enum {string}
+             */
+            to: "passing" | "critical" | "unknown";
+            /** @description What the check said, or why */
+            detail: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time, UTC
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            checked_at: string;
+            /**
+             * @description `operation`: an operation's own checks; `observed`: the regular observation
+             * @enum {string}
+             */
+            cause: "operation" | "observed";
+            operation_id: string | null;
+        };
+        Account: {
+            /** @example usr_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            id: string;
+            email: string;
+            /** @enum {string} */
+            plan: "starter" | "pro" | "business";
+            limits: {
+                instances: number;
+                requests_per_minute: {
+                    /** @description Per key, GET requests */
+                    read: number;
+                    /** @description Per key, mutations that start no operation */
+                    write: number;
+                    /** @description Per key, requests that start an operation */
+                    heavy: number;
+                    /** @description Across all the account's keys */
+                    account: number;
+                };
+            };
+            usage: {
+                /** @description Live instances counted against the limit */
+                instances: number;
+            };
+        };
+        /** @description Something that happened to the account's instances or operations, as its webhook endpoints receive it, kept 30 days */
+        Event: components["schemas"]["OperationSucceededEvent"] | components["schemas"]["OperationFailedEvent"] | components["schemas"]["InstanceStatusChangedEvent"] | components["schemas"]["InstanceHealthChangedEvent"];
+        /** @description An operation finished successfully: its instance is where the operation took it. `data` is the operation. */
+        OperationSucceededEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "operation.succeeded";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            timestamp: string;
+            data: components["schemas"]["OperationOutput"];
+            /**
+             * @description The event's id: the `webhook-id` header of its deliveries and their `message_id`
+             * @example msg_01jd3z6v7a8b9c0d1e2f3g4h5j
+             */
+            id: string;
+        };
+        /** @description An operation failed; `data.error` says why. `data` is the operation. */
+        OperationFailedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "operation.failed";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            timestamp: string;
+            data: components["schemas"]["OperationOutput"];
+            /**
+             * @description The event's id: the `webhook-id` header of its deliveries and their `message_id`
+             * @example msg_01jd3z6v7a8b9c0d1e2f3g4h5j
+             */
+            id: string;
+        };
+        /** @description An instance's `status` changed: an operation began or finished (`cause: operation`, with its `operation_id`), or the platform saw its machine stop, start or vanish by itself (`cause: observed`). */
+        InstanceStatusChangedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "instance.status_changed";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            timestamp: string;
+            data: components["schemas"]["InstanceStatusChangeOutput"];
+            /**
+             * @description The event's id: the `webhook-id` header of its deliveries and their `message_id`
+             * @example msg_01jd3z6v7a8b9c0d1e2f3g4h5j
+             */
+            id: string;
+        };
+        /** @description An instance's `health.status` changed (passing, critical, unknown), as its machine's `/healthz` check reported. */
+        InstanceHealthChangedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "instance.health_changed";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            timestamp: string;
+            data: components["schemas"]["InstanceHealthChangeOutput"];
+            /**
+             * @description The event's id: the `webhook-id` header of its deliveries and their `message_id`
+             * @example msg_01jd3z6v7a8b9c0d1e2f3g4h5j
+             */
+            id: string;
+        };
+        Instance: {
+            /** @example inst_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            id: string;
+            subdomain: string;
+            name: string | null;
+            /** @enum {string} */
+            status: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            health: components["schemas"]["InstanceHealth"];
+            /** @enum {string} */
+            plan: "starter" | "pro" | "business";
+            fly_region: string;
+            /** @description Where the assistant answers */
+            url: string;
+            /**
+             * @description The OpenClaw version it runs; changes when an `instance.upgrade` succeeds
+             * @example 2026.11.20
+             */
+            version: string;
+            /** @description Whether the platform's fleet rollouts may upgrade it to a newer version */
+            auto_upgrade: boolean;
+            /** @description When the platform last looked at the instance's machine (every live instance at least once a minute); null: not yet */
+            observed_at: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time, UTC
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time, UTC
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            updated_at: string;
+        };
+        /** @description The instance's health check, as the platform last saw it */
+        InstanceHealth: {
+            /**
+             * @description `passing`: the machine runs and its `/healthz` check passes. `critical`: the check fails, or the machine is not running (`detail` says which). `unknown`: nothing to go by yet (never observed, between states, or the check has not run).
+             * @enum {string}
+             */
+            status: "passing" | "critical" | "unknown";
+            /**
+             * @description What the check said, or why the health is what it is
+             * @example servicecheck-00-http-3000: HTTP 200 {"ok":true,"status":"live"}
+             */
+            detail: string | null;
+            /** @description When this health was established (the check's own report time when the provider gives one); null: never */
+            checked_at: string | null;
         };
         AgentsConfig: {
             agents: components["schemas"]["AgentConfig"][];
@@ -985,7 +1313,7 @@ export interface components {
             /** @example wh_01jd3z6v7a8b9c0d1e2f3g4h5j */
             id: string;
             url: string;
-            events: ("operation.succeeded" | "operation.failed")[];
+            events: ("operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed")[];
             description: string | null;
             enabled: boolean;
             /** @description Present when the endpoint is disabled: why (by request, a 410 answer, or days of failed deliveries) */
@@ -1001,7 +1329,7 @@ export interface components {
             /** @example wh_01jd3z6v7a8b9c0d1e2f3g4h5j */
             id: string;
             url: string;
-            events: ("operation.succeeded" | "operation.failed")[];
+            events: ("operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed")[];
             description: string | null;
             enabled: boolean;
             /** @description Present when the endpoint is disabled: why (by request, a 410 answer, or days of failed deliveries) */
@@ -1022,7 +1350,7 @@ export interface components {
             /** @example dlv_01jd3z6v7a8b9c0d1e2f3g4h5j */
             id: string;
             /** @enum {string} */
-            event_type: "operation.succeeded" | "operation.failed";
+            event_type: "operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed";
             /**
              * @description The `webhook-id` header of every attempt
              * @example msg_01jd3z6v7a8b9c0d1e2f3g4h5j
@@ -1054,6 +1382,79 @@ export interface components {
              * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
              */
             secret: string;
+        };
+        OperationOutput: {
+            /** @example op_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            id: string;
+            /** @enum {string} */
+            type: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade";
+            /** @enum {string} */
+            status: "pending" | "running" | "succeeded" | "failed";
+            instance_id: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time, UTC
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            created_at: string;
+            started_at: string | null;
+            completed_at: string | null;
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /**
+             * @description For `instance.upgrade`: the OpenClaw version it moves the instance to; null for other types
+             * @example null
+             */
+            target_version: string | null;
+        };
+        InstanceStatusChangeOutput: {
+            /** @example inst_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            instance_id: string;
+            /** @example my-assistant */
+            subdomain: string;
+            /** @enum {string} */
+            from: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            /** @enum {string} */
+            to: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            /**
+             * @description `operation`: an operation began or finished; `observed`: the platform saw the machine change by itself (stopped, started or gone behind its back)
+             * @enum {string}
+             */
+            cause: "operation" | "observed";
+            /** @description The operation, when `cause` is `operation` */
+            operation_id: string | null;
+        };
+        InstanceHealthChangeOutput: {
+            /** @example inst_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            instance_id: string;
+            /** @example my-assistant */
+            subdomain: string;
+            /**
+             * @description `passing`: the machine runs and its `/healthz` check passes. `critical`: the check fails, or the machine is not running (`detail` says which). `unknown`: nothing to go by yet (never observed, between states, or the check has not run).
+             * @enum {string}
+             */
+            from: "passing" | "critical" | "unknown";
+            /**
+             * @description `passing`: the machine runs and its `/healthz` check passes. `critical`: the check fails, or the machine is not running (`detail` says which). `unknown`: nothing to go by yet (never observed, between states, or the check has not run).
+             * @enum {string}
+             */
+            to: "passing" | "critical" | "unknown";
+            /** @description What the check said, or why */
+            detail: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time, UTC
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            checked_at: string;
+            /**
+             * @description `operation`: an operation's own checks; `observed`: the regular observation
+             * @enum {string}
+             */
+            cause: "operation" | "observed";
+            operation_id: string | null;
         };
         /** @description An error, as `application/problem+json` (RFC 9457). Further members may appear; ignore those you do not know. */
         Problem: {
@@ -1211,6 +1612,141 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "plan_without_api_access" | "cookies_not_allowed";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1-100 (default 20) */
+                limit?: number;
+                /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
+                cursor?: string;
+                /** @description Only events of this type. Repeat the parameter for several (any of them matches). */
+                type?: ("operation.succeeded" | "operation.failed" | "instance.status_changed" | "instance.health_changed")[];
+                /** @description Only events about this instance (its id, or the subdomain of a live one). Repeat the parameter for several (any of them matches). */
+                instance_id?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first, in cursor pages (see `Link`) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"][];
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_cursor`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json" | "invalid_cursor";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`, `insufficient_scope`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed" | "insufficient_scope";
                     };
                 };
             };
@@ -1437,7 +1973,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`, `unsupported_version`. See [the error reference](/docs/errors). */
@@ -1742,7 +2278,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
@@ -2243,7 +2779,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
@@ -2565,7 +3101,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
@@ -2887,7 +3423,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
@@ -3064,7 +3600,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
@@ -3241,7 +3777,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
@@ -3418,7 +3954,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
@@ -3599,7 +4135,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`, `unsupported_version`. See [the error reference](/docs/errors). */
@@ -4352,6 +4888,131 @@ export interface operations {
             };
         };
     };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Prometheus text exposition format 0.0.4 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4; charset=utf-8": string;
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`, `insufficient_scope`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed" | "insufficient_scope";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
     getOpenApiDocument: {
         parameters: {
             query?: never;
@@ -4406,7 +5067,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"][];
+                    "application/json": components["schemas"]["OperationOutput"][];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_cursor`. See [the error reference](/docs/errors). */
@@ -4535,7 +5196,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Operation"];
+                    "application/json": components["schemas"]["OperationOutput"];
                 };
             };
             /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
@@ -6078,6 +6739,150 @@ export interface operations {
                         code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
+            };
+        };
+    };
+    operationSucceededWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_...`): the same on every attempt, so a receiver can drop duplicates. `GET /events` lists it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds */
+                "webhook-timestamp": number;
+                /** @description `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<body>` under the endpoint's secret (Standard Webhooks); while a rotated-out secret is still valid, a second signature follows, space-separated. Verify it with a Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationSucceededWebhook"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled and receives nothing more until re-enabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    operationFailedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_...`): the same on every attempt, so a receiver can drop duplicates. `GET /events` lists it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds */
+                "webhook-timestamp": number;
+                /** @description `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<body>` under the endpoint's secret (Standard Webhooks); while a rotated-out secret is still valid, a second signature follows, space-separated. Verify it with a Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationFailedWebhook"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled and receives nothing more until re-enabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    instanceStatusChangedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_...`): the same on every attempt, so a receiver can drop duplicates. `GET /events` lists it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds */
+                "webhook-timestamp": number;
+                /** @description `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<body>` under the endpoint's secret (Standard Webhooks); while a rotated-out secret is still valid, a second signature follows, space-separated. Verify it with a Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstanceStatusChangedWebhook"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled and receives nothing more until re-enabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    instanceHealthChangedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_...`): the same on every attempt, so a receiver can drop duplicates. `GET /events` lists it. */
+                "webhook-id": string;
+                /** @description When this attempt was signed, in Unix seconds */
+                "webhook-timestamp": number;
+                /** @description `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<body>` under the endpoint's secret (Standard Webhooks); while a rotated-out secret is still valid, a second signature follows, space-separated. Verify it with a Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstanceHealthChangedWebhook"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled and receives nothing more until re-enabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

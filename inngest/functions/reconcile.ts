@@ -1,7 +1,14 @@
+import { config } from "@/lib/config";
 import { defineFunction } from "@/lib/jobs/types";
-import { statusForMachine } from "@/lib/operations/lifecycle";
-import { deleteExpiredIdempotencyKeys, failStuckOperations, pendingOperations, repairStatus, restingInstances } from "@/lib/services/maintenance";
-import { machineRef } from "@/lib/services/operation-progress";
+import { deleteExpiredIdempotencyKeys, failStuckOperations, pendingOperations } from "@/lib/services/maintenance";
+import {
+  pruneDeletedInstances,
+  pruneDeliveries,
+  pruneMessages,
+  pruneOperations,
+  retentionCutoffs,
+  RETENTION_BATCH,
+} from "@/lib/services/retention";
 import { webhookBacklogEvents } from "@/lib/services/webhook-deliveries";
 import type { Deps } from "@/lib/deps";
 import { operationRequestedEvent, rolloutAdvanceEvent } from "@/lib/jobs/events";
@@ -9,15 +16,37 @@ import { runningRollouts } from "@/lib/services/rollouts";
 
 /** A pending operation this old has probably lost its event. */
 const RESEND_AFTER_MS = 60_000;
+/** Retention batches per table per run: a backlog of any size is worked off over the minutes, a bounded delete at a time. */
+const PRUNE_BATCHES = 5;
+
+export interface ReconcileOptions {
+  operationRetentionDays?: number;
+  /** Rows per retention delete (tests make it small). */
+  pruneBatch?: number;
+}
 
 /**
  * Every minute: re-sends operations whose event was lost, fails operations
- * stuck past their deadline, brings instance statuses back in line with their
- * machines when they drifted (a machine stopped or vanished behind our back),
- * forgets expired idempotency keys, restarts stuck webhook deliveries, and
- * advances running rollouts (whose events may have been lost).
+ * stuck past their deadline, forgets expired idempotency keys, restarts stuck
+ * webhook deliveries, advances running rollouts (whose events may have been
+ * lost), and prunes what is past its retention (events and deliveries after 30
+ * days, finished operations after OPERATION_RETENTION_DAYS), in bounded
+ * batches. Drift between an instance and its machine is the observation's
+ * (observe-instances, observe-batch).
  */
-export function makeReconcile(deps: Deps) {
+export function makeReconcile(deps: Deps, opts: ReconcileOptions = {}) {
+  const retentionDays = opts.operationRetentionDays ?? config().operationRetentionDays;
+  const pruneBatch = opts.pruneBatch ?? RETENTION_BATCH;
+  /** Up to PRUNE_BATCHES deletes of `pruneBatch` rows, stopping at the first that finds fewer. */
+  const prune = async (fn: (before: Date) => Promise<number>, before: Date) => {
+    let total = 0;
+    for (let i = 0; i < PRUNE_BATCHES; i++) {
+      const n = await fn(before);
+      total += n;
+      if (n < pruneBatch) break;
+    }
+    return total;
+  };
   return defineFunction({
     id: "reconcile",
     trigger: { cron: "* * * * *" },
@@ -30,27 +59,6 @@ export function makeReconcile(deps: Deps) {
         return ops.map((o) => o.id);
       });
       const failed = await step.run("fail-stuck", async () => failStuckOperations(await deps.db(), deps.now()));
-      const repaired = await step.run("repair-drift", async () => {
-        const db = await deps.db();
-        const out: { instance_id: string; from: string; to: string }[] = [];
-        for (const inst of await restingInstances(db)) {
-          const ref = machineRef(inst);
-          if (!ref) continue;
-          let state;
-          // Taken before asking: a change to the instance after this makes the answer stale.
-          const observedAt = new Date();
-          try {
-            state = await deps.compute().getState(ref);
-          } catch {
-            continue; // the provider is unreachable: no evidence of drift
-          }
-          const to = statusForMachine(inst.status, state);
-          if (to && (await repairStatus(db, inst.id, inst.status, to, observedAt))) {
-            out.push({ instance_id: inst.id, from: inst.status, to });
-          }
-        }
-        return out;
-      });
       const expired = await step.run("expire-idempotency-keys", async () => deleteExpiredIdempotencyKeys(await deps.db(), deps.now()));
       // The webhook outbox drains even when an event was lost: a completion while delivery was down is delivered now.
       const webhooks = await step.run("drain-webhook-outbox", async () => {
@@ -63,7 +71,17 @@ export function makeReconcile(deps: Deps) {
         await deps.send(ids.map((id) => rolloutAdvanceEvent(id, "reconcile")));
         return ids;
       });
-      return { resent, failed, repaired, expired, webhooks, rollouts };
+      const pruned = await step.run("prune", async () => {
+        const db = await deps.db();
+        const cutoff = retentionCutoffs(deps.now(), retentionDays);
+        // Deliveries before their messages: a message's delete then cascades to little.
+        const deliveries = await prune((b) => pruneDeliveries(db, b, pruneBatch), cutoff.events);
+        const events = await prune((b) => pruneMessages(db, b, pruneBatch), cutoff.events);
+        const operations = await prune((b) => pruneOperations(db, b, pruneBatch), cutoff.operations);
+        const instances = await prune((b) => pruneDeletedInstances(db, b, pruneBatch), cutoff.operations);
+        return { deliveries, events, operations, instances };
+      });
+      return { resent, failed, expired, webhooks, rollouts, pruned };
     },
   });
 }

@@ -2,7 +2,7 @@ import type { Deps } from "@/lib/deps";
 import { messagesPendingEvent, operationRequested } from "@/lib/jobs/events";
 import { defineFunction } from "@/lib/jobs/types";
 import type { OperationType } from "@/lib/operations/lifecycle";
-import { finishOperation, loadOperation, machineRef, markRunning } from "@/lib/services/operation-progress";
+import { finishOperation, loadOperation, machineRef, markRunning, type FinishOutcome } from "@/lib/services/operation-progress";
 import { previousStatusOf } from "@/lib/services/operations";
 import { rolloutEventsAfter } from "@/lib/services/rollouts";
 import { STEPS } from "./operations";
@@ -42,7 +42,8 @@ export function makeRunOperation(deps: Deps) {
       const loaded: LoadedOperation = { ...read, id: opId };
       const steps: OperationSteps | undefined = STEPS[loaded.type as OperationType];
       if (!steps) throw permanent("unsupported_operation", `Operations of type ${loaded.type} are not supported.`);
-      const outcome = (await steps(operationRun(deps, step, loaded))) ?? { ok: true };
+      const run = operationRun(deps, step, loaded);
+      const outcome: FinishOutcome = { ...((await steps(run)) ?? { ok: true }), evidence: run.evidence() };
 
       const done = await step.run("finish", async () => {
         const op = await finishOperation(await deps.db(), opId, outcome);

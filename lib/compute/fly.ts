@@ -2,10 +2,14 @@ import { z } from "zod";
 import { OPENCLAW_GATEWAY_PORT, OPENCLAW_STATE_DIR } from "../openclaw/runtime";
 import { instanceAppName } from "./naming";
 import {
+  CHECK_STATUSES,
   ComputeError,
   MACHINE_STATES,
+  type CheckStatus,
   type ComputeProvider,
   type HealthResult,
+  type MachineCheck,
+  type MachineObservation,
   type MachineRef,
   type MachineState,
   type ProvisionSpec,
@@ -69,6 +73,10 @@ const machineSchema = z.looseObject({
   state: z.string(),
   instance_id: z.string().optional(),
   config: z.looseObject({ env: z.record(z.string(), z.string()).optional() }).optional(),
+  // The status of each configured health check (fly-go MachineCheckStatus); absent on a machine without checks.
+  checks: z
+    .array(z.looseObject({ name: z.string().optional(), status: z.string().optional(), output: z.string().optional(), updated_at: z.string().nullish() }))
+    .nullish(),
 });
 type FlyMachine = z.infer<typeof machineSchema>;
 const volumeSchema = z.looseObject({ id: z.string(), name: z.string(), state: z.string(), region: z.string() });
@@ -325,6 +333,13 @@ export class FlyProvider implements ComputeProvider {
   async getState(ref: MachineRef): Promise<MachineState | null> {
     const machine = await this.findMachine(ref);
     return machine ? toMachineState(machine.state) : null;
+  }
+
+  /** One GET of the machine: its state and the checks Fly ran against it (the `/healthz` service check). */
+  async observe(ref: MachineRef): Promise<MachineObservation> {
+    const machine = await this.findMachine(ref);
+    if (!machine) return { state: null, checks: [] };
+    return { state: toMachineState(machine.state), checks: (machine.checks ?? []).map(toCheck) };
   }
 
   async destroy(ref: MachineRef): Promise<void> {
@@ -613,6 +628,14 @@ function toMachineState(state: string): MachineState {
   if (alias) return alias;
   if (KNOWN_STATES.has(state)) return state as MachineState;
   throw new ComputeError("fly_unknown_state", `Fly reported an unknown machine state: ${state}`, { retryable: true });
+}
+
+const KNOWN_CHECK_STATUSES = new Set<string>(CHECK_STATUSES);
+
+/** A check as Fly reports it; a status this code does not know counts as "warning" (neither passing nor failing). */
+function toCheck(c: NonNullable<FlyMachine["checks"]>[number], i: number): MachineCheck {
+  const status = c.status && KNOWN_CHECK_STATUSES.has(c.status) ? (c.status as CheckStatus) : "warning";
+  return { name: c.name ?? `check-${i}`, status, output: c.output ?? "", updatedAt: c.updated_at ?? null };
 }
 
 function metadataOf(m: FlyMachine): Record<string, unknown> {

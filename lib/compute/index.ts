@@ -4,8 +4,18 @@ import { FlyProvider } from "./fly";
 import { LocalProvider } from "./local";
 import type { ComputeProvider } from "./types";
 
-export { ComputeError, MACHINE_STATES } from "./types";
-export type { ComputeProvider, HealthResult, MachineRef, MachineState, ProvisionSpec, RenderedConfig } from "./types";
+export { CHECK_STATUSES, ComputeError, MACHINE_STATES } from "./types";
+export type {
+  CheckStatus,
+  ComputeProvider,
+  HealthResult,
+  MachineCheck,
+  MachineObservation,
+  MachineRef,
+  MachineState,
+  ProvisionSpec,
+  RenderedConfig,
+} from "./types";
 export { FlyProvider, type FlyProviderOptions } from "./fly";
 export { LocalProvider, type ImageFailure, type LocalProviderOptions, type LocalProviderMethod } from "./local";
 

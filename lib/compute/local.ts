@@ -4,12 +4,14 @@ import path from "node:path";
 import { z } from "zod";
 import { ensurePrivateDir } from "../data-dir";
 import { SEEDED_VERSION } from "../openclaw/versions";
+import { OPENCLAW_GATEWAY_PORT } from "../openclaw/runtime";
 import { instanceAppName } from "./naming";
 import {
   ComputeError,
   MACHINE_STATES,
   type ComputeProvider,
   type HealthResult,
+  type MachineObservation,
   type MachineRef,
   type MachineState,
   type ProvisionSpec,
@@ -28,6 +30,10 @@ import {
  *   applyConfig:  records the config, then restarts as above
  *   changeImage:  records the image, then restarts as above
  *   destroy:      destroying -> destroyed, after which the machine no longer exists
+ *
+ * Its gateway's `/healthz` check passes while the machine is started, unless
+ * `simulate` made it fail. `simulate` also crashes a machine (it stops by
+ * itself) and recovers it, so the embedded mode can show what monitoring sees.
  *
  * Transitions are stored as timestamps, not timers, so they keep running across
  * a process restart when the machines live in a state file.
@@ -55,6 +61,13 @@ export type ImageFailure = "unhealthy" | "boot";
 /** The provider methods a fault can be injected into. */
 export type LocalProviderMethod = Exclude<keyof ComputeProvider, "kind">;
 
+/** What `simulate` does to a machine: stop it behind the platform's back, fail its health check, or put both right. */
+export const SIMULATIONS = ["crash", "unhealthy", "recover"] as const;
+export type Simulation = (typeof SIMULATIONS)[number];
+
+/** The simulated gateway's one health check, named as Fly names a service's first HTTP check. */
+const CHECK_NAME = `servicecheck-00-http-${OPENCLAW_GATEWAY_PORT}`;
+
 /** How often waitForState looks again when no transition is scheduled (another call may start one). */
 const POLL_MS = 250;
 const REDACTED = "[redacted]";
@@ -78,6 +91,11 @@ const machineSchema = z.object({
   /** Scheduled transitions, oldest first: the machine enters `state` at `at` (epoch ms). */
   pending: z.array(z.object({ state: stateSchema, at: z.number() })),
   config: configSchema.nullable(),
+  // Defaults, so a machines file written before health was simulated still reads.
+  /** The health check fails while started (simulate "unhealthy"). */
+  unhealthy: z.boolean().default(false),
+  /** When the check's result last changed: the machine entered `started`, or `simulate` changed it (epoch ms). */
+  checkChangedAt: z.number().nullable().default(null),
 });
 const docSchema = z.object({ version: z.literal(1), machines: z.array(machineSchema) });
 type LocalMachine = z.infer<typeof machineSchema>;
@@ -147,6 +165,8 @@ export class LocalProvider implements ComputeProvider {
         state: "created",
         pending: [],
         config: structuredClone(spec.config),
+        unhealthy: false,
+        checkChangedAt: null,
       };
       this.schedule(machine, ["created", ...this.boot(machine)]);
       doc.machines.push(machine);
@@ -224,12 +244,50 @@ export class LocalProvider implements ComputeProvider {
     this.injectedFault("checkHealth");
     const m = this.update((doc) => this.find(doc, ref));
     if (!m) return { healthy: false, detail: "no such machine" };
-    if (m.state === "started" && this.failure(m) === "unhealthy") {
-      return { healthy: false, detail: `simulated gateway: ${m.image} does not answer /healthz (a failing image)` };
-    }
-    return m.state === "started"
-      ? { healthy: true, detail: "simulated gateway: ok (live)" }
-      : { healthy: false, detail: `machine is ${m.state}` };
+    if (m.state !== "started") return { healthy: false, detail: `machine is ${m.state}` };
+    if (this.failure(m) === "unhealthy") return { healthy: false, detail: `simulated gateway: ${m.image} does not answer /healthz (a failing image)` };
+    return m.unhealthy ? { healthy: false, detail: UNHEALTHY_OUTPUT } : { healthy: true, detail: "simulated gateway: ok (live)" };
+  }
+
+  async observe(ref: MachineRef): Promise<MachineObservation> {
+    this.injectedFault("observe");
+    const m = this.update((doc) => this.find(doc, ref));
+    if (!m) return { state: null, checks: [] };
+    if (m.state !== "started") return { state: m.state, checks: [] };
+    const updatedAt = m.checkChangedAt === null ? null : new Date(m.checkChangedAt).toISOString();
+    return {
+      state: m.state,
+      checks: [
+        m.unhealthy || this.failure(m) === "unhealthy"
+          ? { name: CHECK_NAME, status: "critical", output: UNHEALTHY_OUTPUT, updatedAt }
+          : { name: CHECK_NAME, status: "passing", output: 'HTTP GET /healthz: 200 OK {"ok":true,"status":"live"}', updatedAt },
+      ],
+    };
+  }
+
+  /**
+   * Makes something happen to a machine behind the platform's back, as monitoring
+   * would see it on Fly: `crash` stops it at once (its process died and stays
+   * down), `unhealthy` makes its health check fail while it runs, `recover`
+   * makes the check pass again and starts a machine that is not running.
+   * Throws a not-found ComputeError for a machine that does not exist.
+   */
+  simulate(ref: MachineRef, what: Simulation): void {
+    this.update((doc) => {
+      const m = this.require(doc, ref);
+      const now = this.now();
+      if (what === "crash") {
+        m.pending = [];
+        m.state = "stopped";
+      } else if (what === "unhealthy") {
+        if (!m.unhealthy) m.checkChangedAt = now;
+        m.unhealthy = true;
+      } else {
+        if (m.unhealthy) m.checkChangedAt = now;
+        m.unhealthy = false;
+        if (finalState(m) !== "started") this.schedule(m, ["starting", "started"]);
+      }
+    });
   }
 
   async getState(ref: MachineRef): Promise<MachineState | null> {
@@ -273,6 +331,7 @@ export class LocalProvider implements ComputeProvider {
     for (const m of doc.machines) {
       while (m.pending[0] && m.pending[0].at <= now) {
         m.state = m.pending[0].state;
+        if (m.state === "started") m.checkChangedAt = m.pending[0].at;
         m.pending.shift();
       }
     }
@@ -356,6 +415,8 @@ export class LocalProvider implements ComputeProvider {
     renameSync(tmp, this.stateFile);
   }
 }
+
+const UNHEALTHY_OUTPUT = 'HTTP GET /healthz: 503 Service Unavailable {"ok":false,"status":"unhealthy"} (simulated)';
 
 function refOf(m: LocalMachine): MachineRef {
   return { appName: m.appName, machineId: m.machineId, volumeId: m.volumeId, region: m.region };

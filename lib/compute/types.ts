@@ -59,6 +59,35 @@ export interface HealthResult {
   detail: string;
 }
 
+/**
+ * A health check's status as Fly reports it on the machine (Consul's three:
+ * fly-go `ConsulCheckStatus`). "warning" is also what a check shows before its
+ * first run.
+ */
+export const CHECK_STATUSES = ["passing", "warning", "critical"] as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+/**
+ * One of the machine's health checks, as the machine object's `checks` reports
+ * it (https://fly.io/docs/machines/api/machines-resource/, "Machine properties";
+ * fly-go `MachineCheckStatus`): a service check is named like
+ * `servicecheck-00-http-3000`.
+ */
+export interface MachineCheck {
+  name: string;
+  status: CheckStatus;
+  /** What the check last saw, e.g. the HTTP status and body. */
+  output: string;
+  /** When the check last reported (RFC 3339), if the provider says. */
+  updatedAt: string | null;
+}
+
+/** What one look at a machine shows: its state (null: it no longer exists) and its health checks. */
+export interface MachineObservation {
+  state: MachineState | null;
+  checks: MachineCheck[];
+}
+
 export interface ComputeProvider {
   readonly kind: "local" | "fly";
   /**
@@ -94,6 +123,14 @@ export interface ComputeProvider {
   checkHealth(ref: MachineRef): Promise<HealthResult>;
   /** The machine's current state, or null when it no longer exists. */
   getState(ref: MachineRef): Promise<MachineState | null>;
+  /**
+   * The machine's state and health checks in one provider call (Fly: one GET of
+   * the machine), for the regular observation of every instance. A machine that
+   * no longer exists is `{state: null}`; a provider that cannot answer throws
+   * a ComputeError (retryable, with `retryAfterMs` on a 429), which is no
+   * observation at all.
+   */
+  observe(ref: MachineRef): Promise<MachineObservation>;
   /** Removes machine, volume and app. Idempotent: what is already gone is fine. */
   destroy(ref: MachineRef): Promise<void>;
 }

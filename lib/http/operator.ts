@@ -36,7 +36,7 @@ async function run(req: Request): Promise<Response> {
     }
     const args = parseCommandArgs(found.command, value!.args);
     const deps = installedDeps();
-    const result = await found.command.run({ db: await deps.db(), send: deps.send, now: deps.now }, args);
+    const result = await found.command.run({ db: await deps.db(), send: deps.send, now: deps.now, compute: deps.compute }, args);
     log.info("operator command", { command: found.command.name });
     return Response.json(result, { headers: { "cache-control": "no-store" } });
   } catch (err) {

@@ -32,3 +32,6 @@ export const unchanged = (body: unknown) => new Reply(200, body, { "config-uncha
 
 /** One page of a list: a bare JSON array, and a Link header when more follow. */
 export const page = (items: unknown[], nextCursor: string | null) => new Reply(200, items, {}, nextCursor);
+
+/** 200 with a body that is not JSON (the Prometheus exposition), sent as it is with its own content type. */
+export const plainText = (body: string, contentType: string) => new Reply(200, body, { "content-type": contentType });

@@ -80,8 +80,11 @@ export interface Endpoint<
   rate?: RateClass;
   body?: B;
   query?: Q;
-  /** The success response's schema, status and extra headers (e.g. "Retry-After"), for the OpenAPI document. */
-  response?: { status: number; schema?: AnySchema; description: string; headers?: string[] };
+  /**
+   * The success response's schema, status and extra headers (e.g. "Retry-After"), for the OpenAPI document;
+   * `contentType` when it is not JSON (the handler answers with `plainText`).
+   */
+  response?: { status: number; schema?: AnySchema; description: string; headers?: string[]; contentType?: string };
   /** The error codes this endpoint may answer beyond the common ones, for the OpenAPI document. */
   errors?: string[];
   /**
@@ -350,6 +353,7 @@ function render(req: Request, result: unknown, headers: Headers): Response {
     h.set("link", `<${absolute(req, next.pathname + next.search)}>; rel="next"`);
   }
   if (reply.status === 204) return new Response(null, { status: 204, headers: h });
+  if (typeof reply.body === "string" && h.has("content-type")) return new Response(reply.body, { status: reply.status, headers: h });
   h.set("content-type", "application/json");
   return new Response(JSON.stringify(reply.body), { status: reply.status, headers: h });
 }

@@ -23,7 +23,11 @@ import {
   type PublicEndpoint,
   type RouteDefinition,
 } from "../http/route";
+import { WEBHOOK_PAYLOADS } from "../schemas/events";
 import { SCOPES } from "../scopes";
+import { ATTEMPT_TIMEOUT_MS } from "../webhooks/attempt";
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_EVENTS, type WebhookEventType } from "../webhooks/events";
+import { MAX_ATTEMPTS, RETRY_DELAYS_MS } from "../webhooks/schedule";
 import { exampleBaseUrl } from "../http/base-url";
 import { exampleProblem, problemSchema } from "./errors";
 import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
@@ -211,7 +215,7 @@ function successResponse(method: Method, def: Endpoint | PublicEndpoint): [strin
     {
       description: r.description,
       headers: headerRefs(headers),
-      ...(r.schema && r.status !== 204 ? { content: { [JSON_TYPE]: { schema: r.schema } } } : {}),
+      ...(r.schema && r.status !== 204 ? { content: { [r.contentType ?? JSON_TYPE]: { schema: r.schema } } } : {}),
     },
   ];
 }
@@ -267,6 +271,49 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
   };
 }
 
+/* ---------- webhooks ---------- */
+
+const WEBHOOK_HEADERS: oas32.ParameterObject[] = [
+  { name: "webhook-id", in: "header", required: true, description: "The event's id (`msg_...`): the same on every attempt, so a receiver can drop duplicates. `GET /events` lists it.", schema: str },
+  { name: "webhook-timestamp", in: "header", required: true, description: "When this attempt was signed, in Unix seconds", schema: int },
+  {
+    name: "webhook-signature",
+    in: "header",
+    required: true,
+    description:
+      "`v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<body>` under the endpoint's secret (Standard Webhooks); " +
+      "while a rotated-out secret is still valid, a second signature follows, space-separated. Verify it with a Standard Webhooks library.",
+    schema: str,
+  },
+];
+
+const retryText = () =>
+  `Answer 2xx within ${ATTEMPT_TIMEOUT_MS / 1000} s. Anything else is retried: ${MAX_ATTEMPTS} attempts in all, after ` +
+  RETRY_DELAYS_MS.map(duration).join(", ") +
+  "; 410 Gone disables the endpoint.";
+
+/** One entry of the document's `webhooks` (OpenAPI 3.1): what an endpoint subscribed to the event receives. */
+function webhookEntry(type: WebhookEventType) {
+  return {
+    post: {
+      operationId: `${type.replace(/[._](\w)/g, (_, c: string) => c.toUpperCase())}Webhook`,
+      summary: type,
+      description: `${WEBHOOK_EVENTS[type].description}\n\n${retryText()}`,
+      tags: ["Webhooks"],
+      parameters: WEBHOOK_HEADERS,
+      requestBody: { required: true, content: { [JSON_TYPE]: { schema: WEBHOOK_PAYLOADS[type] } } },
+      responses: {
+        "2XX": { description: "Received" },
+        "410": { description: "Gone: the endpoint is disabled and receives nothing more until re-enabled" },
+      },
+    },
+  };
+}
+
+function duration(ms: number): string {
+  return ms >= 3_600_000 ? `${ms / 3_600_000} h` : ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
+
 /** The document without what depends on the deployment (servers, quick start). */
 export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocument {
   const paths: ZodOpenApiPathsObject = {};
@@ -301,6 +348,7 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
       ...[...usedTags].filter((n) => !TAGS.some((t) => t.name === n)).map((name) => ({ name })),
     ],
     paths,
+    webhooks: Object.fromEntries(WEBHOOK_EVENT_TYPES.map((t) => [t, webhookEntry(t)])),
     components: {
       schemas: { Problem: problemSchema },
       headers: HEADERS,

@@ -26,7 +26,7 @@ export type BaseUrl = string;
 
 /** What each scope allows, in the order of SCOPES. */
 export const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
-  "instance:read": "List and read instances",
+  "instance:read": "List and read instances, and scrape their metrics (`GET /metrics`)",
   "instance:write": "Create, start, stop, restart and delete instances",
   "provider:read": "Read an instance's model provider settings (secrets shown as `last4` only)",
   "provider:write": "Replace an instance's model provider settings",
@@ -37,7 +37,7 @@ export const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
   "operations:read": "List and poll operations",
   "keys:read": "List and read API keys (never their tokens)",
   "keys:write": "Create and revoke API keys",
-  "webhooks:read": "List and read webhook endpoints and their deliveries",
+  "webhooks:read": "List and read webhook endpoints, their deliveries, and the events they deliver (`GET /events`)",
   "webhooks:write": "Create, change, delete webhook endpoints and rotate their secrets",
 };
 

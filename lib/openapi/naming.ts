@@ -42,7 +42,13 @@ export const TAGS: TagDoc[] = [
   },
   { name: "Operations", description: "Long-running work (`instance.create`, `instance.start`, ...): poll it until it has `succeeded` or `failed`." },
   { name: "API keys", description: "Scoped keys for scripts and pipelines. A key's token is shown once, when it is created." },
-  { name: "Webhooks", description: "Endpoints that receive `operation.succeeded` and `operation.failed`, signed as the Standard Webhooks spec says." },
+  {
+    name: "Webhooks",
+    description:
+      "Endpoints that receive the account's events (`operation.succeeded`, `operation.failed`, `instance.status_changed`, `instance.health_changed`; see the webhooks section), signed as the Standard Webhooks spec says.",
+  },
+  { name: "Events", description: "The events of the last 30 days, as webhook endpoints receive them, for consumers that poll or missed a delivery." },
+  { name: "Metrics", description: "The account's instances and operations in the Prometheus text format, for Prometheus, Grafana or Datadog to scrape." },
   { name: "Account", description: "The key's account: plan, limits and usage." },
   { name: "Regions", description: "The Fly.io regions an instance can be created in." },
   {
@@ -60,6 +66,8 @@ const TAG_BY_RESOURCE: Record<string, string> = {
   keys: "API keys",
   webhooks: "Webhooks",
   account: "Account",
+  events: "Events",
+  metrics: "Metrics",
   regions: "Regions",
   versions: "Versions",
   "openapi.json": "OpenAPI",
@@ -102,6 +110,7 @@ const singular = (s: string) => (s.endsWith("ies") ? s.slice(0, -3) + "y" : s.en
 /** Display names for resources whose path segment reads badly in an identifier. */
 const RESOURCE_NAMES: Record<string, { one: string; many: string }> = {
   keys: { one: "ApiKey", many: "ApiKeys" },
+  metrics: { one: "Metrics", many: "Metrics" },
   "openapi.json": { one: "OpenApiDocument", many: "OpenApiDocument" },
 };
 

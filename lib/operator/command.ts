@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Db } from "@/db/client";
 import type { OutgoingEvent } from "../jobs/types";
+import type { ComputeProvider } from "../compute/types";
 
 /**
  * An operator command (`npm run admin -- <name> ...`), described once and run
@@ -55,6 +56,8 @@ export interface OperatorDeps {
   /** Hands events to the job runtime (after the command's writes have committed). Only the server can: `where: "server"`. */
   send(events: OutgoingEvent[]): Promise<void>;
   now(): Date;
+  /** The compute provider: in the server, the runtime's own (its simulated machines, in embedded mode). */
+  compute(): ComputeProvider;
 }
 
 /** A usage mistake: bad or missing arguments, an unknown account. The admin exits 2 and the server answers 400. */

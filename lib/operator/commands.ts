@@ -6,6 +6,7 @@ import { insertKey } from "../services/keys";
 import { defineCommand, UsageError, type OperatorCommand } from "./command";
 import { ROLLOUT_COMMANDS } from "./rollouts";
 import { VERSION_COMMANDS } from "./versions";
+import { simulate } from "./simulate";
 
 /**
  * Every operator command. A new one is a `defineCommand` here (or in a module
@@ -108,7 +109,7 @@ const setLimits = defineCommand({
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of commands with different argument shapes
-export const OPERATOR_COMMANDS: OperatorCommand<any>[] = [createKey, setPlanCommand, revokeKey, setLimits, ...VERSION_COMMANDS, ...ROLLOUT_COMMANDS];
+export const OPERATOR_COMMANDS: OperatorCommand<any>[] = [createKey, setPlanCommand, revokeKey, setLimits, simulate, ...VERSION_COMMANDS, ...ROLLOUT_COMMANDS];
 
 /** The command named by the first one or two words of `words`, and how many words it took. */
 export function findCommand(words: readonly string[]): { command: OperatorCommand; used: number } | null {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 // The enums below read the lifecycle's lists (lib/operations/lifecycle.ts), defined there once.
+import { HEALTH_STATUSES } from "../operations/health";
 import { INSTANCE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES } from "../operations/lifecycle";
 import { REGION_CODES } from "../regions";
 import { PLAN_NAMES } from "../plans";
@@ -37,21 +38,67 @@ export const createInstanceFields = {
   }),
 };
 
+const healthStatus = z.enum(HEALTH_STATUSES).meta({
+  description:
+    "`passing`: the machine runs and its `/healthz` check passes. `critical`: the check fails, or the machine is not running (`detail` says which). " +
+    "`unknown`: nothing to go by yet (never observed, between states, or the check has not run).",
+});
+
+export const instanceHealth = z
+  .object({
+    status: healthStatus,
+    detail: z.string().nullable().meta({ description: "What the check said, or why the health is what it is", example: 'servicecheck-00-http-3000: HTTP 200 {"ok":true,"status":"live"}' }),
+    checked_at: timestamp.nullable().meta({ description: "When this health was established (the check's own report time when the provider gives one); null: never" }),
+  })
+  .meta({ id: "InstanceHealth", description: "The instance's health check, as the platform last saw it" });
+
 export const instanceResource = z
   .object({
     id: z.string().meta({ example: "inst_01jd3z6v7a8b9c0d1e2f3g4h5j" }),
     subdomain: z.string(),
     name: z.string().nullable(),
     status: z.enum(INSTANCE_STATUSES),
+    health: instanceHealth,
     plan: z.enum(PLAN_NAMES as [string, ...string[]]),
     fly_region: z.string(),
     url: z.string().meta({ description: "Where the assistant answers" }),
     version: z.string().meta({ description: "The OpenClaw version it runs; changes when an `instance.upgrade` succeeds", example: "2026.11.20" }),
     auto_upgrade: z.boolean().meta({ description: "Whether the platform's fleet rollouts may upgrade it to a newer version" }),
+    observed_at: timestamp.nullable().meta({
+      description: "When the platform last looked at the instance's machine (every live instance at least once a minute); null: not yet",
+    }),
     created_at: timestamp,
     updated_at: timestamp,
   })
   .meta({ id: "Instance" });
+
+/** `data` of the webhook event instance.status_changed (lib/webhooks/events.ts). */
+export const instanceStatusChange = z
+  .object({
+    instance_id: z.string().meta({ example: "inst_01jd3z6v7a8b9c0d1e2f3g4h5j" }),
+    subdomain: z.string().meta({ example: "my-assistant" }),
+    from: z.enum(INSTANCE_STATUSES),
+    to: z.enum(INSTANCE_STATUSES),
+    cause: z.enum(["operation", "observed"]).meta({
+      description: "`operation`: an operation began or finished; `observed`: the platform saw the machine change by itself (stopped, started or gone behind its back)",
+    }),
+    operation_id: z.string().nullable().meta({ description: "The operation, when `cause` is `operation`" }),
+  })
+  .meta({ id: "InstanceStatusChange" });
+
+/** `data` of the webhook event instance.health_changed. */
+export const instanceHealthChange = z
+  .object({
+    instance_id: z.string().meta({ example: "inst_01jd3z6v7a8b9c0d1e2f3g4h5j" }),
+    subdomain: z.string().meta({ example: "my-assistant" }),
+    from: healthStatus,
+    to: healthStatus,
+    detail: z.string().nullable().meta({ description: "What the check said, or why" }),
+    checked_at: timestamp,
+    cause: z.enum(["operation", "observed"]).meta({ description: "`operation`: an operation's own checks; `observed`: the regular observation" }),
+    operation_id: z.string().nullable(),
+  })
+  .meta({ id: "InstanceHealthChange" });
 
 export const listInstancesQuery = z.strictObject({
   status: anyOf(z.enum(INSTANCE_STATUSES), "Only instances in this status"),
@@ -83,6 +130,8 @@ export const listOperationsQuery = pageQuery("op").extend({
 export const operationIdParam = idOf("op");
 
 export type InstanceResource = z.output<typeof instanceResource>;
+export type InstanceStatusChange = z.output<typeof instanceStatusChange>;
+export type InstanceHealthChange = z.output<typeof instanceHealthChange>;
 export type OperationResource = z.output<typeof operationResource>;
 
 export const createInstanceBody = z.strictObject(createInstanceFields).meta({ id: "CreateInstanceRequest" });

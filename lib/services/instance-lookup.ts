@@ -35,9 +35,26 @@ export async function findInstance(db: Queryable, accountId: string, idOrSubdoma
   return row ?? null;
 }
 
+/** Any account's live instance, by id or subdomain: for operators, who act across accounts. */
+export async function findAnyLiveInstance(db: Queryable, idOrSubdomain: string) {
+  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain);
+  const [row] = await db.select().from(instance).where(and(isNull(instance.deletedAt), by)).limit(1);
+  return row ?? null;
+}
+
 /** The request's account's live instance, locked for update when `lock`; throws ApiError not_found. */
 export async function requireInstance(ctx: ServiceContext, idOrSubdomain: string, opts: { lock?: boolean } = {}): Promise<InstanceRow> {
   const row = await findInstance(ctx.db, ctx.account.id, idOrSubdomain, opts);
   if (!row) throw notFound("instance", idOrSubdomain);
   return row;
+}
+
+/**
+ * The ids a list filter's instance values name: an `inst_` id as given (a
+ * deleted instance's history is still asked for by id), a subdomain as the
+ * live instance that has it; values that name nothing are dropped.
+ */
+export async function resolveInstanceIds(db: Queryable, accountId: string, values: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(values.map(async (v) => (v.startsWith("inst_") ? v : (await findInstance(db, accountId, v))?.id)));
+  return [...new Set(found.filter((id): id is string => id !== undefined))];
 }

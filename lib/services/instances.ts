@@ -6,6 +6,7 @@ import type { ServiceContext } from "../context";
 import { newId } from "../ids";
 import { operationRequestedEvent } from "../jobs/events";
 import { ruleOf, type InstanceStatus } from "../operations/lifecycle";
+import { iso } from "../schemas/common";
 import type { InstanceResource } from "../schemas/instances";
 import { initialConfig, type InitialDocuments } from "./instance-config";
 import { instanceUrl, requireInstance, type InstanceRow } from "./instance-lookup";
@@ -18,11 +19,13 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
     subdomain: row.subdomain,
     name: row.name,
     status: row.status,
+    health: { status: row.healthStatus, detail: row.healthDetail, checked_at: iso(row.healthCheckedAt) },
     plan: plan as InstanceResource["plan"],
     fly_region: row.flyRegion,
     url: instanceUrl(row.subdomain),
     version: row.version,
     auto_upgrade: row.autoUpgrade,
+    observed_at: iso(row.observedAt),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };

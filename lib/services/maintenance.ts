@@ -1,7 +1,7 @@
-import { and, eq, inArray, isNotNull, isNull, lt, notExists, sql } from "drizzle-orm";
+import { and, eq, inArray, lt } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { idempotencyKey, instance, operation } from "@/db/schema";
-import { RESTING, UNFINISHED, type InstanceStatus } from "../operations/lifecycle";
+import { idempotencyKey, operation } from "@/db/schema";
+import { UNFINISHED } from "../operations/lifecycle";
 import { finishOperation } from "./operation-progress";
 import type { OperationRow } from "./operations";
 
@@ -38,50 +38,6 @@ export async function failStuckOperations(db: Db, now: Date): Promise<string[]> 
     if (done) failed.push(s.id);
   }
   return failed;
-}
-
-/** Resting instances (no operation running) that have a machine: the ones whose real state can drift. */
-export async function restingInstances(db: Db) {
-  return db
-    .select()
-    .from(instance)
-    .where(
-      and(
-        isNull(instance.deletedAt),
-        isNotNull(instance.machineId),
-        inArray(instance.status, RESTING),
-        notExists(
-          db
-            .select({ one: sql`1` })
-            .from(operation)
-            .where(and(eq(operation.instanceId, instance.id), inArray(operation.status, UNFINISHED))),
-        ),
-      ),
-    )
-    .limit(500);
-}
-
-/** Sets the status only if the instance is still settled in `from` and no operation has started since. */
-export async function repairStatus(db: Db, instanceId: string, from: InstanceStatus, to: InstanceStatus, observedAt: Date): Promise<boolean> {
-  const rows = await db
-    .update(instance)
-    .set({ status: to, updatedAt: new Date() })
-    .where(
-      and(
-        eq(instance.id, instanceId),
-        eq(instance.status, from),
-        // Untouched since the machine's state was observed: an operation that ran meanwhile makes that state stale.
-        lt(instance.updatedAt, observedAt),
-        notExists(
-          db
-            .select({ one: sql`1` })
-            .from(operation)
-            .where(and(eq(operation.instanceId, instanceId), inArray(operation.status, UNFINISHED))),
-        ),
-      ),
-    )
-    .returning({ id: instance.id });
-  return rows.length > 0;
 }
 
 export async function deleteExpiredIdempotencyKeys(db: Db, now: Date): Promise<number> {

@@ -4,10 +4,12 @@ import type { Db, Queryable } from "@/db/client";
 import { instance, operation } from "@/db/schema";
 import type { MachineRef } from "../compute/types";
 import { open, seal } from "../crypto";
+import { healthFromEvidence, type OperationEvidence } from "../operations/health";
 import { settlesAs, UNFINISHED } from "../operations/lifecycle";
+import { healthChangeEvent, statusChangeEvent } from "./instance-events";
 import { commitAppliedConfig } from "./instance-config";
 import { previousStatusOf, toOperationResource, type OperationRow } from "./operations";
-import { recordWebhookEvent } from "./outbox";
+import { recordWebhookEvents } from "./outbox";
 import { commitUpgrade } from "./versions";
 
 /**
@@ -58,20 +60,26 @@ export async function recordMachine(db: Db, instanceId: string, ref: MachineRef)
     .where(eq(instance.id, instanceId));
 }
 
-export type FinishOutcome =
+export type FinishOutcome = (
   | { ok: true }
   /**
    * `rolledBack`: the steps put back what they had changed (a configure restored the previous configuration),
    * so the instance settles as its lifecycle row says for a failure; otherwise it is marked failed.
    */
-  | { ok: false; code: string; message: string; rolledBack?: boolean };
+  | { ok: false; code: string; message: string; rolledBack?: boolean }
+) & {
+  /** What the steps last saw of the machine (a wait for "stopped", a health check): the instance's health from now on. */
+  evidence?: OperationEvidence | null;
+};
 
 /**
  * Finishes an operation and settles its instance, and records the webhook
- * event in the same transaction, so no completion is ever lost. An operation
- * that carried config documents records them as applied in the same
- * transaction, only when it succeeded; an upgrade that succeeded records the
- * instance's new version the same way.
+ * events in the same transaction (operation.succeeded or .failed, and
+ * instance.status_changed and .health_changed for what changed), so no
+ * completion is ever lost. The instance's health follows the steps' own
+ * evidence when they give one. An operation that carried config documents
+ * records them as applied in the same transaction, only when it succeeded; an
+ * upgrade that succeeded records the instance's new version the same way.
  */
 export async function finishOperation(db: Db, id: string, outcome: FinishOutcome): Promise<OperationRow | null> {
   return db.transaction(async (tx) => {
@@ -98,12 +106,30 @@ export async function finishOperation(db: Db, id: string, outcome: FinishOutcome
       await commitAppliedConfig(tx, op);
       await commitUpgrade(tx, op);
     }
+    const [inst] = await tx.select().from(instance).where(eq(instance.id, op.instanceId)).for("update");
+    const why = { cause: "operation", operationId: op.id } as const;
     if (settle === "deleted") {
       await tx.update(instance).set({ deletedAt: now, updatedAt: now }).where(eq(instance.id, op.instanceId));
     } else {
-      await tx.update(instance).set({ status: settle, updatedAt: now }).where(eq(instance.id, op.instanceId));
+      const health = outcome.evidence && settle !== "failed" ? healthFromEvidence(outcome.evidence, now) : null;
+      await tx
+        .update(instance)
+        .set({
+          status: settle,
+          updatedAt: now,
+          ...(health ? { healthStatus: health.status, healthDetail: health.detail, healthCheckedAt: health.checkedAt } : {}),
+        })
+        .where(eq(instance.id, op.instanceId));
+      if (inst) {
+        await recordWebhookEvents(tx, [
+          ...statusChangeEvent(inst, inst.status, settle, why, now),
+          ...(health ? healthChangeEvent(inst, inst.healthStatus, health, why, now) : []),
+        ]);
+      }
     }
-    await recordWebhookEvent(tx, op.accountId, outcome.ok ? "operation.succeeded" : "operation.failed", toOperationResource(done!), now);
+    await recordWebhookEvents(tx, [
+      { accountId: op.accountId, type: outcome.ok ? "operation.succeeded" : "operation.failed", data: toOperationResource(done!), at: now },
+    ]);
     return done!;
   });
 }

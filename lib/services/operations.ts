@@ -19,6 +19,7 @@ import {
 } from "../operations/lifecycle";
 import { iso } from "../schemas/common";
 import type { OperationResource } from "../schemas/instances";
+import { recordStatusChange } from "./instance-events";
 import { findInstance, type InstanceRow } from "./instance-lookup";
 import { paginate, type PageQuery } from "./pagination";
 
@@ -86,8 +87,9 @@ export async function insertOperation(
 /**
  * Begins an operation on a live instance whose row the caller has locked:
  * records it (pending), checks that the lifecycle table lets it begin from the
- * instance's status, shows the status it runs in, and hands it to the runner
- * once the request's transaction has committed. The check comes after the
+ * instance's status, shows the status it runs in (with its
+ * instance.status_changed event), and hands it to the runner once the
+ * request's transaction has committed. The check comes after the
  * insert on purpose: an unfinished operation answers operation_in_progress
  * whatever the status. Throws ApiError operation_in_progress or
  * invalid_instance_state (the transaction then rolls back the insert).
@@ -120,7 +122,10 @@ export async function recordOperation(tx: Queryable, inst: InstanceRow, type: Op
   if (!canBegin(type, status)) {
     throw new ApiError("invalid_instance_state", refusal(type, status), { extra: { instance_status: status } });
   }
-  await tx.update(instance).set({ status: ruleOf(type).during, updatedAt: new Date() }).where(eq(instance.id, inst.id));
+  const now = new Date();
+  const during = ruleOf(type).during;
+  await tx.update(instance).set({ status: during, updatedAt: now }).where(eq(instance.id, inst.id));
+  await recordStatusChange(tx, inst, status, during, { cause: "operation", operationId: op.id }, now);
   return op;
 }
 

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { operationResource } from "../schemas/instances";
+import { instanceHealthChange, instanceStatusChange, operationResource } from "../schemas/instances";
 
 /**
  * The events a webhook endpoint can subscribe to (DESIGN 3.7), each with the
@@ -12,11 +12,25 @@ import { operationResource } from "../schemas/instances";
  * need nothing more.
  */
 export const WEBHOOK_EVENTS = {
-  /** An operation finished successfully: its instance is where the operation took it. */
-  "operation.succeeded": { data: operationResource },
-  /** An operation failed; `data.error` says why. */
-  "operation.failed": { data: operationResource },
-} as const satisfies Record<string, { data: z.ZodType }>;
+  "operation.succeeded": {
+    description: "An operation finished successfully: its instance is where the operation took it. `data` is the operation.",
+    data: operationResource,
+  },
+  "operation.failed": { description: "An operation failed; `data.error` says why. `data` is the operation.", data: operationResource },
+  "instance.status_changed": {
+    description:
+      "An instance's `status` changed: an operation began or finished (`cause: operation`, with its `operation_id`), " +
+      "or the platform saw its machine stop, start or vanish by itself (`cause: observed`).",
+    data: instanceStatusChange,
+  },
+  "instance.health_changed": {
+    description: "An instance's `health.status` changed (passing, critical, unknown), as its machine's `/healthz` check reported.",
+    data: instanceHealthChange,
+  },
+} as const satisfies Record<string, { description: string; data: z.ZodType }>;
+
+/** Events (webhook messages) are kept this long: GET /events lists them, and retention prunes older ones with their deliveries. */
+export const EVENT_RETENTION_DAYS = 30;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENTS) as [WebhookEventType, ...WebhookEventType[]];

@@ -300,6 +300,35 @@ describe("moc versions, instances upgrade and instances update", () => {
   });
 });
 
+describe("moc events and metrics", () => {
+  it("events ls lists the instance's events (filtered by type and instance); metrics prints the Prometheus text", async () => {
+    const owner = await createAccount();
+    const subdomain = uniqueSubdomain("cli-evt");
+    const inst = await createRunningInstance(client(server.url, owner.token), subdomain);
+    const as = (args: string[]) => moc(args, { key: owner.token, baseUrl: server.url });
+
+    const all = await as(["events", "ls", "--instance", subdomain, "--json"]);
+    expectOk(all);
+    const types = all.json().map((e: { type: string; data: { instance_id?: string } }) => [e.type, e.data.instance_id]);
+    expect(types.sort()).toEqual([
+      ["instance.health_changed", inst.id],
+      ["instance.status_changed", inst.id],
+      ["operation.succeeded", inst.id],
+    ]);
+    const table = await as(["events", "ls", "--type", "instance.status_changed"]);
+    expectOk(table);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+TIME\s+TYPE\s+INSTANCE\s+WHAT$/);
+    expect(table.stdout).toMatch(new RegExp(`instance\\.status_changed\\s+${inst.id}\\s+provisioning -> running \\(operation op_`));
+    expect(table.stdout).not.toContain("instance.health_changed");
+    const bad = await as(["events", "ls", "--type", "instance.exploded"]);
+    expect(bad.code).toBe(EXIT.usage);
+
+    const metrics = await as(["metrics"]);
+    expectOk(metrics);
+    expect(metrics.stdout).toMatch(new RegExp(`^moc_instance_up\\{instance_id="${inst.id}",subdomain="${subdomain}",region="[a-z]+"\\} 1$`, "m"));
+  });
+});
+
 describe("moc account and regions", () => {
   it("account shows the plan and limits; regions needs no key", async () => {
     const account = await run(["account", "--json"]);

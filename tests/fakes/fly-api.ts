@@ -41,6 +41,16 @@ import { http, HttpResponse, type HttpHandler, type JsonBodyType } from "msw";
  * - changes to a leased machine need the lease's nonce in `fly-machine-lease-nonce`
  *   (API, "Update a Machine" request headers, "Create a Machine lease").
  *
+ * `rateLimit` answers 429 with Retry-After to API calls above a rate (a token
+ * bucket on the fake's clock), as Fly does above its limits.
+ *
+ * Health checks: a machine reports its service checks in `checks`, as Fly's
+ * machine object does (https://fly.io/docs/machines/api/machines-resource/,
+ * fly-go MachineCheckStatus: name `servicecheck-00-http-3000`, status passing,
+ * warning or critical, output, updated_at). A started machine's check passes
+ * when its gateway would serve (and critical otherwise); `state.health`
+ * overrides an app's `/healthz` answer, and its check follows the override.
+ *
  * Error bodies are `{"error": "..."}` as Fly sends them. The capacity and
  * lease-conflict texts are Fly's real wording; the other messages are
  * approximations (marked), since only their status codes matter to callers.
@@ -66,6 +76,10 @@ export interface FlyFakeOptions {
   /** Organizations the token belongs to; apps in any other org answer 403. */
   orgs?: string[];
   timings?: Partial<FlyFakeTimings>;
+  /** Where the fake's clock starts (epoch ms; default 2026-01-01). */
+  start?: number;
+  /** API calls above this rate answer 429 with Retry-After (a token bucket of `burst`, refilled `perSecond`, on the fake's clock). */
+  rateLimit?: { perSecond: number; burst?: number };
 }
 
 export type FlyRoute =
@@ -174,7 +188,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
   const v1 = `${(opts.apiBaseUrl ?? "https://api.machines.dev").replace(/\/+$/, "")}/v1`;
   const orgs = new Set(opts.orgs ?? ["personal"]);
   const timings: FlyFakeTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
-  let now = Date.UTC(2026, 0, 1);
+  let now = opts.start ?? Date.UTC(2026, 0, 1);
   let seq = 0;
   const nextId = (width: number) => (++seq).toString(16).padStart(width, "0");
   const faults = new Map<FlyRoute, FlyFault[]>();
@@ -263,6 +277,22 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
     }
   }
 
+  const bucket = opts.rateLimit && { tokens: opts.rateLimit.burst ?? 1, at: now, limited: 0 };
+  /** A 429 when the call is above the rate limit, as Fly answers (approximate wording); null when it may go on. */
+  function rateLimited(): Response | null {
+    if (!opts.rateLimit || !bucket) return null;
+    const { perSecond, burst = 1 } = opts.rateLimit;
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * perSecond) / 1000);
+    bucket.at = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return null;
+    }
+    bucket.limited++;
+    const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond));
+    return HttpResponse.json({ error: "rate limit exceeded" }, { status: 429, headers: { "Retry-After": String(retryAfter) } });
+  }
+
   type Resolver = (req: { request: Request; params: Record<string, string>; url: URL; body: unknown; nonce: string | null }) =>
     Response | Promise<Response>;
 
@@ -283,6 +313,8 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       const nonce = request.headers.get("fly-machine-lease-nonce");
       state.requests.push({ route, method: request.method, path: url.pathname + url.search, nonce, body });
       settle();
+      const limited = rateLimited();
+      if (limited) return limited;
       const p = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(String(v))]));
       const fault = faults.get(route)?.shift();
       if (fault && fault.kind !== "lost_response") return faultResponse(fault);
@@ -331,8 +363,40 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       created_at: new Date(now).toISOString(),
       updated_at: new Date(now).toISOString(),
       events: [],
+      checks: checksOf(m),
       ...(lease ? { nonce: lease.nonce } : {}),
     };
+  }
+
+  /**
+   * The machine's service checks as Fly reports them: each check of each service, named
+   * `servicecheck-<nn>-<type>-<internal port>`. While the machine is started a check passes
+   * if the gateway would answer its path (or as the app's `state.health` override says);
+   * otherwise it is critical.
+   */
+  function checksOf(m: FakeMachine): Json[] {
+    const services = (m.config.services as Json[] | undefined) ?? [];
+    const out: Json[] = [];
+    for (const svc of services) {
+      for (const c of (svc.checks as Json[] | undefined) ?? []) {
+        const name = `servicecheck-${String(out.length).padStart(2, "0")}-${String(c.type ?? "tcp")}-${String(svc.internal_port)}`;
+        const override = state.health.get(m.app);
+        let status: string;
+        let output: string;
+        if (m.state !== "started") {
+          [status, output] = ["critical", `machine is ${m.state}`];
+        } else if (override) {
+          const ok = override.status === 200 && (override.body as Json | null)?.ok === true;
+          [status, output] = [ok ? "passing" : "critical", `HTTP ${override.status}: ${JSON.stringify(override.body)}`];
+        } else if (gatewayWouldServe(m.config)) {
+          [status, output] = ["passing", 'HTTP 200 OK: {"ok":true,"status":"live"}'];
+        } else {
+          [status, output] = ["critical", `dial tcp [${"fdaa::2"}]:${String(svc.internal_port)}: connect: connection refused`];
+        }
+        out.push({ name, status, output, updated_at: new Date(now).toISOString() });
+      }
+    }
+    return out;
   }
 
   function volumeJson(v: FakeVolume): Json {
@@ -723,6 +787,8 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
     machinesOf: (app: string) => [...state.machines.values()].filter((m) => m.app === app && m.state !== "destroyed"),
     volumesOf: (app: string) => [...state.volumes.values()].filter((v) => v.app === app && v.state !== "destroyed"),
     requestsTo: (route: FlyRoute) => state.requests.filter((r) => r.route === route),
+    /** API calls answered 429 by `rateLimit` so far. */
+    rateLimitedCount: () => bucket?.limited ?? 0,
   };
 }
 

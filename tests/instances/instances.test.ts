@@ -34,7 +34,21 @@ describe("instance lifecycle through the API", () => {
     // An id and a subdomain both address the instance.
     const bySub = await api.get(`/api/v1/instances/${subdomain}`);
     expect(bySub.body.id).toBe(id);
-    expect(Object.keys(bySub.body).sort()).toEqual(["auto_upgrade", "created_at", "fly_region", "id", "name", "plan", "status", "subdomain", "updated_at", "url", "version"]);
+    expect(Object.keys(bySub.body).sort()).toEqual([
+      "auto_upgrade",
+      "created_at",
+      "fly_region",
+      "health",
+      "id",
+      "name",
+      "observed_at",
+      "plan",
+      "status",
+      "subdomain",
+      "updated_at",
+      "url",
+      "version",
+    ]);
 
     const stop = await api.post(`/api/v1/instances/${id}/stop`);
     expect(stop.status).toBe(202);

@@ -1,14 +1,15 @@
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { idempotencyKey, instance } from "@/db/schema";
+import { idempotencyKey, instance, operation, webhookDelivery, webhookEndpoint, webhookMessage } from "@/db/schema";
 import { insertKey } from "@/lib/services/keys";
 import { operationRequested } from "@/lib/jobs/events";
-import { makeReconcile } from "@/inngest/functions/reconcile";
+import { makeReconcile, type ReconcileOptions } from "@/inngest/functions/reconcile";
+import { newId } from "@/lib/ids";
+import { pruneMessages } from "@/lib/services/retention";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
-import { finishOperation } from "@/lib/services/operation-progress";
 import { LocalProvider } from "@/lib/compute/local";
-import { ComputeError, type ComputeProvider, type MachineRef } from "@/lib/compute/types";
+import type { ComputeProvider } from "@/lib/compute/types";
 import {
   insertInstance,
   insertOperation,
@@ -17,10 +18,8 @@ import {
   newAccount,
   opRow,
   outboxFor,
-  recording,
   runOnInngest,
   testDeps,
-  type InstanceRow,
 } from "../support/operation-harness";
 
 // The reconciler (a cron function) on Inngest's own execution engine, against
@@ -36,9 +35,9 @@ beforeAll(async () => {
 type ReconcileResult = {
   resent: string[];
   failed: string[];
-  repaired: { instance_id: string; from: string; to: string }[];
   expired: number;
   webhooks: number;
+  pruned: { deliveries: number; events: number; operations: number; instances: number };
 };
 
 async function reconcile(compute: ComputeProvider, now = () => new Date()) {
@@ -46,21 +45,6 @@ async function reconcile(compute: ComputeProvider, now = () => new Date()) {
   const run = await runOnInngest(makeReconcile(deps), undefined);
   expect(run.error).toBeUndefined();
   return { result: run.result as unknown as ReconcileResult, sent };
-}
-
-/** A settled instance with a machine on `local`, in the state given. */
-async function settled(local: LocalProvider, status: "running" | "stopped", machine: "started" | "stopped" | "gone") {
-  const accountId = await newAccount();
-  const base = await insertInstance(accountId, { status: "provisioning" });
-  const ref = await local.provision({ instanceId: base.id, subdomain: base.subdomain, region: "iad", image: "ghcr.io/openclaw/openclaw:2026.11.20", gatewayToken: "gw-token-0123456789abcdef", config: null });
-  if (machine === "stopped") await local.stop(ref);
-  if (machine === "gone") await local.destroy(ref);
-  const db = await getDb();
-  await db
-    .update(instance)
-    .set({ status, appName: ref.appName, machineId: ref.machineId, volumeId: ref.volumeId })
-    .where(eq(instance.id, base.id));
-  return { inst: await instRow(base.id), ref };
 }
 
 const ago = (ms: number) => new Date(Date.now() - ms);
@@ -140,114 +124,6 @@ describe("reconcile: stuck operations", () => {
   });
 });
 
-describe("reconcile: drift between instance status and machine", () => {
-  it("repairs what the provider contradicts, and leaves alone instances with an operation in progress", async () => {
-    const local = new LocalProvider({ delayMs: 0 });
-    const stoppedBehindOurBack = await settled(local, "running", "stopped");
-    const vanished = await settled(local, "running", "gone");
-    const startedBehindOurBack = await settled(local, "stopped", "started");
-    const inSync = await settled(local, "running", "started");
-    const busy = await settled(local, "running", "stopped");
-    const busyOp = await insertOperation(busy.inst, "instance.configure");
-
-    const { result } = await reconcile(local);
-
-    expect((await instRow(stoppedBehindOurBack.inst.id)).status).toBe("stopped");
-    expect((await instRow(vanished.inst.id)).status).toBe("failed");
-    expect((await instRow(startedBehindOurBack.inst.id)).status).toBe("running");
-    expect((await instRow(inSync.inst.id)).status).toBe("running");
-    expect((await instRow(busy.inst.id)).status).toBe("running");
-    expect((await opRow(busyOp.id)).status).toBe("pending");
-    expect(result.repaired).toEqual(
-      expect.arrayContaining([
-        { instance_id: stoppedBehindOurBack.inst.id, from: "running", to: "stopped" },
-        { instance_id: vanished.inst.id, from: "running", to: "failed" },
-        { instance_id: startedBehindOurBack.inst.id, from: "stopped", to: "running" },
-      ]),
-    );
-    const touched = result.repaired.map((r) => r.instance_id);
-    expect(touched).not.toContain(inSync.inst.id);
-    expect(touched).not.toContain(busy.inst.id);
-    // The machines themselves are observed, not changed.
-    expect(await local.getState(stoppedBehindOurBack.ref)).toBe("stopped");
-    expect(await local.getState(startedBehindOurBack.ref)).toBe("started");
-
-    // Settled now: a second pass repairs none of them again.
-    const again = await reconcile(local);
-    const touchedAgain = again.result.repaired.map((r) => r.instance_id);
-    for (const i of [stoppedBehindOurBack, vanished, startedBehindOurBack, inSync, busy]) expect(touchedAgain).not.toContain(i.inst.id);
-  });
-
-  it("changes nothing when the provider cannot be reached", async () => {
-    const local = new LocalProvider({ delayMs: 0 });
-    const a = await settled(local, "running", "stopped");
-    const b = await settled(local, "running", "gone");
-    const before: InstanceRow[] = [await instRow(a.inst.id), await instRow(b.inst.id)];
-    const unreachable = new ComputeError("fly_network_error", "Fly API GET failed: connect ECONNREFUSED", { retryable: true });
-    local.failNext("getState", unreachable, 10_000);
-    const rec = recording(local);
-
-    const { result } = await reconcile(rec.provider);
-
-    expect(rec.count("getState")).toBeGreaterThanOrEqual(2); // it did ask about both
-    const touched = result.repaired.map((r) => r.instance_id);
-    expect(touched).not.toContain(a.inst.id);
-    expect(touched).not.toContain(b.inst.id);
-    expect([await instRow(a.inst.id), await instRow(b.inst.id)]).toEqual(before);
-  });
-
-  it("does not touch an instance whose operation started between the scan and the repair", async () => {
-    const local = new LocalProvider({ delayMs: 0 });
-    const { inst } = await settled(local, "running", "stopped");
-    let op: { id: string } | undefined;
-    // The provider's answer arrives after a user started an operation on the instance.
-    const rec = recording(local, async (call) => {
-      if (call.method !== "getState" || (call.args[0] as MachineRef).machineId !== inst.machineId) return;
-      op = await insertOperation(await instRow(inst.id), "instance.restart");
-    });
-    const { result } = await reconcile(rec.provider);
-    expect(op).toBeDefined();
-    expect(result.repaired.map((r) => r.instance_id)).not.toContain(inst.id);
-    expect((await instRow(inst.id)).status).toBe("running");
-  });
-});
-
-describe("reconcile: drift repairs race with operations that finish meanwhile", () => {
-  it("does not apply a machine state observed before an operation that started and finished since", async () => {
-    const local = new LocalProvider({ delayMs: 0 });
-    // Real drift: the machine stopped behind our back.
-    const { inst, ref } = await settled(local, "running", "stopped");
-    let restart: { id: string } | undefined;
-    // The provider answers "stopped"; before that answer is acted on, the user's restart
-    // (recorded while the instance showed running) has run to completion: the machine runs again.
-    const provider: ComputeProvider = new Proxy(local, {
-      get(target, prop, receiver) {
-        if (prop !== "getState") return Reflect.get(target, prop, receiver);
-        return async (r: MachineRef) => {
-          const observed = await target.getState(r);
-          if (r.machineId === ref.machineId && !restart) {
-            const db = await getDb();
-            restart = await insertOperation(await instRow(inst.id), "instance.restart");
-            await db.update(instance).set({ status: "restarting" }).where(eq(instance.id, inst.id));
-            await target.restart(ref);
-            await finishOperation(db, restart.id, { ok: true });
-          }
-          return observed;
-        };
-      },
-    });
-
-    const { result } = await reconcile(provider);
-
-    expect(restart).toBeDefined();
-    expect(await local.getState(ref)).toBe("started");
-    expect((await opRow(restart!.id)).status).toBe("succeeded");
-    // The machine runs, and so must the instance: the stale "stopped" is not applied.
-    expect(result.repaired.map((r) => r.instance_id)).not.toContain(inst.id);
-    expect((await instRow(inst.id)).status).toBe("running");
-  });
-});
-
 describe("reconcile: idempotency keys", () => {
   it("deletes expired keys and keeps live ones", async () => {
     const accountId = await newAccount();
@@ -269,5 +145,97 @@ describe("reconcile: idempotency keys", () => {
       .from(idempotencyKey)
       .where(and(eq(idempotencyKey.accountId, accountId), eq(idempotencyKey.key, "live")));
     expect(live).toMatchObject({ responseStatus: 202, responseBody: "{}" });
+  });
+});
+
+describe("reconcile: retention, by the clock", () => {
+  const DAY = 86_400_000;
+
+  /** One message with a delivery to one endpoint, created `at`. */
+  async function eventWithDelivery(accountId: string, at: Date) {
+    const db = await getDb();
+    const [endpoint] = await db
+      .insert(webhookEndpoint)
+      .values({ id: newId("wh"), accountId, url: "https://example.com/hook", events: ["operation.succeeded"], secretEnc: "x" })
+      .returning();
+    const [message] = await db
+      .insert(webhookMessage)
+      .values({ id: newId("msg"), accountId, eventType: "operation.succeeded", payload: { type: "operation.succeeded", timestamp: at.toISOString(), data: {} }, createdAt: at, dispatchedAt: at })
+      .returning();
+    const [delivery] = await db
+      .insert(webhookDelivery)
+      .values({ id: newId("dlv"), endpointId: endpoint!.id, messageId: message!.id, eventType: "operation.succeeded", status: "succeeded", createdAt: at })
+      .returning();
+    return { message: message!, delivery: delivery! };
+  }
+
+  const exists = async (table: typeof webhookMessage | typeof webhookDelivery | typeof operation | typeof instance, id: string) => {
+    const db = await getDb();
+    return (await db.select({ id: table.id }).from(table).where(eq(table.id, id))).length === 1;
+  };
+
+  async function reconcileAt(now: Date, opts: ReconcileOptions = {}) {
+    const { deps } = testDeps(new LocalProvider({ delayMs: 0 }), { now: () => now });
+    const run = await runOnInngest(makeReconcile(deps, opts), undefined);
+    expect(run.error).toBeUndefined();
+    return run.result as unknown as ReconcileResult;
+  }
+
+  it("keeps events and deliveries 30 days and finished operations OPERATION_RETENTION_DAYS, then prunes them; a deleted instance goes with its last operation", async () => {
+    const accountId = await newAccount();
+    const now = new Date();
+    const { message, delivery } = await eventWithDelivery(accountId, now);
+    const deleted = await insertInstance(accountId, { status: "deleting" });
+    const db = await getDb();
+    await db.update(instance).set({ deletedAt: now }).where(eq(instance.id, deleted.id));
+    const done = await insertOperation(deleted, "instance.delete", { status: "succeeded", createdAt: now });
+    const live = await insertInstance(accountId, { status: "starting" });
+    const unfinished = await insertOperation(live, "instance.start", { status: "running", createdAt: now, deadlineAt: new Date(now.getTime() + 365 * DAY) });
+
+    await reconcileAt(new Date(now.getTime() + 29 * DAY), { operationRetentionDays: 60 });
+    expect(await exists(webhookMessage, message.id)).toBe(true);
+    expect(await exists(webhookDelivery, delivery.id)).toBe(true);
+
+    const at31 = await reconcileAt(new Date(now.getTime() + 31 * DAY), { operationRetentionDays: 60 });
+    expect(await exists(webhookMessage, message.id)).toBe(false);
+    expect(await exists(webhookDelivery, delivery.id)).toBe(false);
+    expect(at31.pruned.events).toBeGreaterThanOrEqual(1);
+    expect(at31.pruned.deliveries).toBeGreaterThanOrEqual(1);
+    // Operations are kept longer, and the deleted instance with them.
+    expect(await exists(operation, done.id)).toBe(true);
+    expect(await exists(instance, deleted.id)).toBe(true);
+
+    await reconcileAt(new Date(now.getTime() + 61 * DAY), { operationRetentionDays: 60 });
+    expect(await exists(operation, done.id)).toBe(false);
+    expect(await exists(instance, deleted.id)).toBe(false);
+    // An unfinished operation is never pruned, nor a live instance.
+    expect(await exists(operation, unfinished.id)).toBe(true);
+    expect(await exists(instance, live.id)).toBe(true);
+  });
+
+  it("works a backlog off in bounded deletes, oldest first: never more than a few batches a run", async () => {
+    const accountId = await newAccount();
+    const db = await getDb();
+    const base = Date.now() - 40 * DAY;
+    const ids: string[] = [];
+    for (let i = 0; i < 14; i++) {
+      const at = new Date(base + i * 1000);
+      const [m] = await db
+        .insert(webhookMessage)
+        .values({ id: newId("msg", at.getTime()), accountId, eventType: "operation.succeeded", payload: { type: "operation.succeeded", timestamp: at.toISOString(), data: {} }, createdAt: at, dispatchedAt: at })
+        .returning();
+      ids.push(m!.id);
+    }
+    // One delete takes the 3 oldest, and only those.
+    expect(await pruneMessages(db, new Date(), 3)).toBe(3);
+    const left = async () => (await db.select({ id: webhookMessage.id }).from(webhookMessage).where(eq(webhookMessage.accountId, accountId))).map((r) => r.id).sort();
+    expect(await left()).toEqual(ids.slice(3));
+
+    // A run makes at most 5 deletes of 2 rows: 10 of the 11 left, then the last one in the next run.
+    const first = await reconcileAt(new Date(), { pruneBatch: 2 });
+    expect(first.pruned.events).toBe(10);
+    expect(await left()).toEqual(ids.slice(13));
+    await reconcileAt(new Date(), { pruneBatch: 2 });
+    expect(await left()).toEqual([]);
   });
 });

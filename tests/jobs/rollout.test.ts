@@ -58,7 +58,7 @@ afterEach(async () => {
 /** An operator command run the way POST /api/operator/run runs it, with the runtime's dependencies. */
 async function admin(rt: Runtime, words: string, args: Record<string, unknown> = {}) {
   const found = findCommand(words.split(" "))!;
-  return found.command.run({ db: await getDb(), send: rt.deps.send, now: rt.deps.now }, parseCommandArgs(found.command, args));
+  return found.command.run({ db: await getDb(), send: rt.deps.send, now: rt.deps.now, compute: rt.deps.compute }, parseCommandArgs(found.command, args));
 }
 
 const status = async (rt: Runtime) => (await admin(rt, "rollout status")).json as RolloutStatus;
@@ -254,7 +254,7 @@ describe("run-rollout on Inngest's own execution engine (@inngest/test)", () => 
     const instances = await fleet(local, 3, 2, { version: older });
     // Started with deps that only record what is sent: no run of this file's runner takes it up.
     const started = await findCommand(["rollout", "start"])!.command.run(
-      { db: await getDb(), send: deps.send, now: deps.now },
+      { db: await getDb(), send: deps.send, now: deps.now, compute: deps.compute },
       parseCommandArgs(findCommand(["rollout", "start"])!.command, { to: TO.version, from: older.version, batch: "2" }),
     );
     const id = (started.json as RolloutStatus).id;

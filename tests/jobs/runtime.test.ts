@@ -22,7 +22,15 @@ describe("the composition root", () => {
 
   it("hands every function the same deps, and sends to its own runner", async () => {
     const rt = createRuntime(config(), { now: () => new Date(Date.UTC(2030, 0, 1)) });
-    expect(rt.functions.map((f) => f.id).sort()).toEqual(["deliver-webhook", "dispatch-webhooks", "reconcile", "run-operation", "run-rollout"]);
+    expect(rt.functions.map((f) => f.id).sort()).toEqual([
+      "deliver-webhook",
+      "dispatch-webhooks",
+      "observe-batch",
+      "observe-instances",
+      "reconcile",
+      "run-operation",
+      "run-rollout",
+    ]);
     expect(rt.deps.now().toISOString()).toBe("2030-01-01T00:00:00.000Z");
     await rt.deps.send([]); // nothing to send: no run
     // An operation event for an operation that does not exist: the run finds nothing to do, on this runtime's runner.
@@ -37,6 +45,6 @@ describe("the composition root", () => {
     expect(rt.kind).toBe("inngest");
     expect(rt.runner).toBeNull();
     expect(rt.functions.map((f) => f.id)).toContain("run-rollout");
-    expect(rt.functions).toHaveLength(5);
+    expect(rt.functions).toHaveLength(7);
   });
 });

@@ -4,6 +4,7 @@ import { ERROR_CODES } from "@/lib/errors";
 import { rateLimitHeaders, RATE_LIMIT_HEADERS } from "@/lib/http/ratelimit";
 import type { OpenApiDocument } from "@/lib/openapi/document";
 import { SCOPES, SCOPE_SHORTCUTS } from "@/lib/scopes";
+import { WEBHOOK_EVENT_TYPES } from "@/lib/webhooks/events";
 import { client } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { apiRouteFiles, definedMethods, loadDocument, lower } from "./support";
@@ -110,6 +111,19 @@ describe("the OpenAPI document", () => {
     }
     const idem = doc.components?.parameters?.IdempotencyKey as { name: string; in: string };
     expect(idem).toMatchObject({ name: "Idempotency-Key", in: "header" });
+  });
+
+  it("documents every webhook event type under webhooks: the signing headers and the payload (shown on /docs)", () => {
+    const webhooks = (doc as { webhooks?: Record<string, { post: { parameters: { name: string }[]; requestBody: { content: Record<string, { schema: unknown }> } } }> }).webhooks ?? {};
+    expect(Object.keys(webhooks).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+    expect(Object.keys(webhooks)).toEqual(expect.arrayContaining(["instance.status_changed", "instance.health_changed"]));
+    for (const [type, entry] of Object.entries(webhooks)) {
+      expect(entry.post.parameters.map((p) => p.name), type).toEqual(["webhook-id", "webhook-timestamp", "webhook-signature"]);
+      const ref = (entry.post.requestBody.content["application/json"]!.schema as { $ref: string }).$ref;
+      const payload = doc.components?.schemas?.[ref.replace("#/components/schemas/", "")] as { properties: { type: unknown; data: unknown } };
+      expect(JSON.stringify(payload.properties.type), type).toContain(`"${type}"`);
+      expect(payload.properties.data, type).toBeDefined();
+    }
   });
 
   it("says that an instance id may be its subdomain", () => {

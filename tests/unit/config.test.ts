@@ -84,6 +84,25 @@ describe("OpenClaw images", () => {
   });
 });
 
+describe("the observation and retention settings", () => {
+  it("default to an observation every 60 s within 200 provider requests a second in 10 batches, and 90 days of operations", () => {
+    const c = loadConfig({});
+    expect(c.observation).toEqual({ intervalSeconds: 60, requestsPerSecond: 200, concurrency: 10 });
+    expect(c.operationRetentionDays).toBe(90);
+    expect(
+      loadConfig({ OBSERVE_INTERVAL_SECONDS: "30", OBSERVE_FLY_REQUESTS_PER_SECOND: "50", OBSERVE_CONCURRENCY: "5", OPERATION_RETENTION_DAYS: "365" }),
+    ).toMatchObject({ observation: { intervalSeconds: 30, requestsPerSecond: 50, concurrency: 5 }, operationRetentionDays: 365 });
+  });
+
+  it("never keep operations under 30 days (the API promises that much history), and refuse nonsense", () => {
+    expect(() => loadConfig({ OPERATION_RETENTION_DAYS: "29" })).toThrow(/OPERATION_RETENTION_DAYS: must be an integer >= 30/);
+    expect(loadConfig({ OPERATION_RETENTION_DAYS: "30" }).operationRetentionDays).toBe(30);
+    expect(() => loadConfig({ OBSERVE_INTERVAL_SECONDS: "5" })).toThrow(/OBSERVE_INTERVAL_SECONDS/);
+    expect(() => loadConfig({ OBSERVE_FLY_REQUESTS_PER_SECOND: "0" })).toThrow(/OBSERVE_FLY_REQUESTS_PER_SECOND/);
+    expect(() => loadConfig({ OBSERVE_CONCURRENCY: "two" })).toThrow(/OBSERVE_CONCURRENCY/);
+  });
+});
+
 describe("which rules apply (DESIGN 2: embedded relaxations only for a process embedded in fact)", () => {
   const fly = { INSTANCE_PROVIDER: "fly", FLY_API_TOKEN: "t", FLY_ORG_SLUG: "o", INSTANCE_DOMAIN: "example.com" };
   it("is embedded with nothing configured, with the in-memory database of the tests, and with an Inngest dev server", () => {

@@ -4,6 +4,7 @@ import { ComputeError, type ComputeProvider, type MachineRef } from "@/lib/compu
 import type { Deps } from "@/lib/deps";
 import type { Step } from "@/lib/jobs/types";
 import type { StoredDocuments } from "@/lib/openclaw/documents";
+import type { OperationEvidence } from "@/lib/operations/health";
 import { UNFINISHED, type InstanceStatus } from "@/lib/operations/lifecycle";
 import { operationDocuments, renderInstanceConfig } from "@/lib/services/instance-config";
 import { gatewayToken, loadOperation, type FinishOutcome } from "@/lib/services/operation-progress";
@@ -101,6 +102,13 @@ export interface OperationRun {
   /** Renders config documents and writes them to the machine, in one step: the opened secrets are never a step result. */
   applyDocuments(id: string, ref: MachineRef, documents: (db: Db) => Promise<StoredDocuments>): Promise<void>;
   /**
+   * What the steps last saw of the machine: a wait that ended "stopped", or a
+   * health check's answer (a wait for "started" alone proves nothing about
+   * health, so it clears what came before). Replayed steps give the same, so
+   * every invocation of the run agrees. The finish sets the instance's health from it.
+   */
+  evidence(): OperationEvidence | null;
+  /**
    * A change that restarts the machine (new config documents, a new image), verified: after
    * `apply` the machine must start and its assistant answer healthy, and an instance that was
    * stopped is stopped again. If it does not get there, `restore` puts the previous state back,
@@ -122,6 +130,7 @@ export interface VerifiedChange {
 
 export function operationRun(deps: Deps, step: Step, op: LoadedOperation): OperationRun {
   const compute = deps.compute();
+  let evidence: OperationEvidence | null = null;
   const run: OperationRun = {
     op,
     step,
@@ -150,10 +159,12 @@ export function operationRun(deps: Deps, step: Step, op: LoadedOperation): Opera
     },
     async waitFor(ref, state, suffix = "") {
       await step.run(`wait-${state}${suffix}`, () => callCompute(() => compute.waitForState(ref, state, WAIT_STEP_MS)));
+      evidence = state === "stopped" ? { machine: "stopped" } : null;
     },
     async healthy(ref, suffix = "") {
       for (let i = 0; i < HEALTH_CHECKS; i++) {
         const h = await step.run(`check-health${suffix}-${i}`, () => callCompute(() => compute.checkHealth(ref)));
+        evidence = { machine: "started", healthy: h.healthy, detail: h.detail };
         if (h.healthy) return;
         if (i < HEALTH_CHECKS - 1) await step.sleep(`wait-health${suffix}-${i}`, "3s");
         else throw permanent("instance_unhealthy", `The assistant did not become healthy: ${h.detail}`);
@@ -200,6 +211,7 @@ export function operationRun(deps: Deps, step: Step, op: LoadedOperation): Opera
         return change.rolledBack(reason, !untouched);
       }
     },
+    evidence: () => evidence,
   };
   return run;
 }

@@ -4,6 +4,7 @@
  * each definition, `<name>Event(...)`) and the functions they trigger. A new
  * event is a `defineEvent` and its builder in the file of its subsystem, listed here.
  */
+export { instancesObserveRequested, observeRequestedEvent } from "./observation";
 export { operationRequested, operationRequestedEvent } from "./operations";
 export { rolloutAdvanceEvent, rolloutAdvanceRequested } from "./rollouts";
 export { deliveryRequestedEvent, messagesPendingEvent, webhookDeliveryRequested, webhookMessagesPending } from "./webhooks";

@@ -7,6 +7,7 @@ import type { RouteModule } from "@/lib/openapi/document";
  */
 export const ROUTE_MODULES: RouteModule[] = [
   { path: "/api/v1/account", load: () => import("@/app/api/v1/account/route") },
+  { path: "/api/v1/events", load: () => import("@/app/api/v1/events/route") },
   { path: "/api/v1/instances", load: () => import("@/app/api/v1/instances/route") },
   { path: "/api/v1/instances/{id}", load: () => import("@/app/api/v1/instances/[id]/route") },
   { path: "/api/v1/instances/{id}/agents", load: () => import("@/app/api/v1/instances/[id]/agents/route") },
@@ -18,6 +19,7 @@ export const ROUTE_MODULES: RouteModule[] = [
   { path: "/api/v1/instances/{id}/upgrade", load: () => import("@/app/api/v1/instances/[id]/upgrade/route") },
   { path: "/api/v1/keys", load: () => import("@/app/api/v1/keys/route") },
   { path: "/api/v1/keys/{id}", load: () => import("@/app/api/v1/keys/[id]/route") },
+  { path: "/api/v1/metrics", load: () => import("@/app/api/v1/metrics/route") },
   { path: "/api/v1/openapi.json", load: () => import("@/app/api/v1/openapi.json/route") },
   { path: "/api/v1/operations", load: () => import("@/app/api/v1/operations/route") },
   { path: "/api/v1/operations/{id}", load: () => import("@/app/api/v1/operations/[id]/route") },
