@@ -15,6 +15,8 @@
  */
 import { parseArgs } from "node:util";
 import { closeDatabase, database, DatabaseLockedError } from "@/db/client";
+import { createComputeProvider } from "@/lib/compute";
+import type { ComputeProvider } from "@/lib/compute/types";
 import { config, ConfigError } from "@/lib/config";
 import { isFlag, parseCommandArgs, UsageError, type OperatorCommand } from "@/lib/operator/command";
 import { findCommand, OPERATOR_COMMANDS } from "@/lib/operator/commands";
@@ -95,7 +97,8 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   const parsed = parseCommandArgs(command, args);
-  print(await command.run({ db: (await database()).db }, parsed));
+  let compute: ComputeProvider | undefined;
+  print(await command.run({ db: (await database()).db, compute: () => (compute ??= createComputeProvider(cfg)) }, parsed));
   return 0;
 }
 

@@ -4,8 +4,16 @@ import { makeDeliverWebhook } from "./deliver-webhook";
 import { makeDispatchWebhooks } from "./dispatch-webhooks";
 import { makeReconcile } from "./reconcile";
 import { makeRunOperation } from "./run-operation";
+import { makeScheduleBackupSync, makeSyncInstanceBackups } from "./sync-backups";
 
 /** Every durable function, built with its dependencies (inngest/runtime.ts hands them in). */
 export function allFunctions(deps: Deps): AnyFunctionDefinition[] {
-  return [makeRunOperation(deps), makeReconcile(deps), makeDispatchWebhooks(deps), makeDeliverWebhook(deps)];
+  return [
+    makeRunOperation(deps),
+    makeReconcile(deps),
+    makeDispatchWebhooks(deps),
+    makeDeliverWebhook(deps),
+    makeScheduleBackupSync(deps),
+    makeSyncInstanceBackups(deps),
+  ];
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { getDb } from "@/db/client";
+import { installedDeps } from "../deps";
 import { ApiError } from "../errors";
 import { errorMessage, log } from "../log";
 import { parseCommandArgs, UsageError } from "../operator/command";
@@ -35,7 +36,7 @@ async function run(req: Request): Promise<Response> {
       throw new ApiError("validation_error", `Unknown operator command ${JSON.stringify(value!.command)}.`);
     }
     const args = parseCommandArgs(found.command, value!.args);
-    const result = await found.command.run({ db: await getDb() }, args);
+    const result = await found.command.run({ db: await getDb(), compute: () => installedDeps().compute() }, args);
     log.info("operator command", { command: found.command.name });
     return Response.json(result, { headers: { "cache-control": "no-store" } });
   } catch (err) {

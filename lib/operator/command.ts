@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Db } from "@/db/client";
+import type { ComputeProvider } from "../compute/types";
 
 /**
  * An operator command (`npm run admin -- <name> ...`), described once and run
@@ -38,6 +39,8 @@ export interface CommandResult {
 /** What a command may use; the server and the admin process each build it. */
 export interface OperatorDeps {
   db: Db;
+  /** The compute provider of the process running the command (the server's, with its simulated machines, in embedded mode). */
+  compute(): ComputeProvider;
 }
 
 /** A usage mistake: bad or missing arguments, an unknown account. The admin exits 2 and the server answers 400. */

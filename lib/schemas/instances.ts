@@ -45,6 +45,7 @@ export const instanceResource = z
     url: z.string().meta({ description: "Where the assistant answers" }),
     created_at: timestamp,
     updated_at: timestamp,
+    last_backup_at: timestamp.nullable().meta({ description: "When its newest backup (daily or on demand) was taken; null: none yet" }),
   })
   .meta({ id: "Instance" });
 

@@ -6,6 +6,7 @@ import type { ServiceContext } from "../context";
 import { newId } from "../ids";
 import { operationRequestedEvent } from "../jobs/events";
 import { ruleOf, type InstanceStatus } from "../operations/lifecycle";
+import { iso } from "../schemas/common";
 import type { InstanceResource } from "../schemas/instances";
 import { initialConfig, type InitialDocuments } from "./instance-config";
 import { instanceUrl, requireInstance, type InstanceRow } from "./instance-lookup";
@@ -22,6 +23,7 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
     url: instanceUrl(row.subdomain),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
+    last_backup_at: iso(row.lastBackupAt),
   };
 }
 

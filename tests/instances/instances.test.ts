@@ -34,7 +34,8 @@ describe("instance lifecycle through the API", () => {
     // An id and a subdomain both address the instance.
     const bySub = await api.get(`/api/v1/instances/${subdomain}`);
     expect(bySub.body.id).toBe(id);
-    expect(Object.keys(bySub.body).sort()).toEqual(["created_at", "fly_region", "id", "name", "plan", "status", "subdomain", "updated_at", "url"]);
+    expect(Object.keys(bySub.body).sort()).toEqual(["created_at", "fly_region", "id", "last_backup_at", "name", "plan", "status", "subdomain", "updated_at", "url"]);
+    expect(bySub.body.last_backup_at).toBeNull();
 
     const stop = await api.post(`/api/v1/instances/${id}/stop`);
     expect(stop.status).toBe(202);

@@ -1,11 +1,13 @@
+import { planRetentionDays } from "@/lib/services/backup-records";
 import { ensureGatewayToken, recordMachine } from "@/lib/services/operation-progress";
 import { renderInstanceConfig } from "@/lib/services/instance-config";
 import { callCompute, type OperationSteps } from "./kit";
 
 /**
  * instance.create: provisions the machine (app, volume, certificate, machine)
- * with the documents given at creation (or the defaults), then waits for it to
- * start and its assistant to answer healthy.
+ * with the documents given at creation (or the defaults) and the volume's
+ * snapshot retention from the account's plan, then waits for it to start and
+ * its assistant to answer healthy.
  */
 export const create: OperationSteps = async (run) => {
   const { op, deps, compute } = run;
@@ -16,10 +18,11 @@ export const create: OperationSteps = async (run) => {
     const gatewayToken = await ensureGatewayToken(db, op.instanceId);
     // Rendered here so the documents' secrets never leave the step.
     const config = renderInstanceConfig(await run.documents(db), { subdomain: op.subdomain, gatewayToken });
+    const backupRetentionDays = await planRetentionDays(db, op.instanceId);
     const r = await callCompute(() =>
-      compute.provision({ instanceId: op.instanceId, subdomain: op.subdomain, region: op.region, gatewayToken, config }),
+      compute.provision({ instanceId: op.instanceId, subdomain: op.subdomain, region: op.region, gatewayToken, config, backupRetentionDays }),
     );
-    await recordMachine(db, op.instanceId, r);
+    await recordMachine(db, op.instanceId, r, backupRetentionDays);
     return r;
   });
   await run.waitFor(ref, "started");

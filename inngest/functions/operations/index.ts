@@ -1,9 +1,11 @@
 import type { OperationType } from "@/lib/operations/lifecycle";
+import { backup } from "./backup";
 import { configure } from "./configure";
 import { create } from "./create";
 import { destroy } from "./delete";
 import type { OperationSteps } from "./kit";
 import { restart } from "./restart";
+import { restore } from "./restore";
 import { start } from "./start";
 import { stop } from "./stop";
 
@@ -19,4 +21,6 @@ export const STEPS: Record<OperationType, OperationSteps> = {
   "instance.restart": restart,
   "instance.delete": destroy,
   "instance.configure": configure,
+  "instance.backup": backup,
+  "instance.restore": restore,
 };

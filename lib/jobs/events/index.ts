@@ -4,5 +4,6 @@
  * each definition, `<name>Event(...)`) and the functions they trigger. A new
  * event is a `defineEvent` and its builder in the file of its subsystem, listed here.
  */
+export { backupSyncRequested, backupSyncRequestedEvent } from "./backups";
 export { operationRequested, operationRequestedEvent } from "./operations";
 export { deliveryRequestedEvent, messagesPendingEvent, webhookDeliveryRequested, webhookMessagesPending } from "./webhooks";
