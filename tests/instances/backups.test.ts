@@ -8,6 +8,7 @@ import { ComputeError } from "@/lib/compute/types";
 import { LocalProvider } from "@/lib/compute/local";
 import { installedDeps } from "@/lib/deps";
 import { newId } from "@/lib/ids";
+import { operatorToken } from "@/lib/operator/access";
 import { ANTHROPIC_KEY } from "../config/fixtures";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation, type TestAccount } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
@@ -256,6 +257,35 @@ describe("GET /api/v1/instances/{id}/backups", () => {
     expect((await api.get(`/api/v1/instances/${id}/backups?cursor=nope`)).body.code).toBe("invalid_cursor");
     expect((await api.get(`/api/v1/instances/${id}/backups?limit=0`)).status).toBe(400);
     expect((await api.get(`/api/v1/instances/inst_01jd3z6v7a8b9c0d1e2f3g4h5j/backups`)).status).toBe(404);
+  });
+});
+
+describe("backup retention follows the plan (operator commands, embedded)", () => {
+  const operator = async (command: string, args: Record<string, unknown>) => {
+    const res = await fetch(new URL("/api/operator/run", server.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${operatorToken()}`, "content-type": "application/json" },
+      body: JSON.stringify({ command, args }),
+    });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { text: string; json: Record<string, unknown> };
+  };
+
+  it("sync-backups sets the plan's retention on a volume that has none recorded; set-plan moves it; new backups are kept as long", async () => {
+    const { api, me } = await newUser();
+    const { id } = await createRunningInstance(api, uniqueSubdomain("ret"));
+    expect((await instanceRow(id)).backupRetentionDays).toBe(7);
+    // As an instance made before backups existed.
+    await (await getDb()).update(instance).set({ backupRetentionDays: null }).where(eq(instance.id, id));
+    const synced = await operator("sync-backups", { instance: id });
+    expect(synced.json).toEqual({ synced: [{ instance_id: id, retention_set: 7, added: 0, removed: 0 }], failed: [] });
+    expect((await instanceRow(id)).backupRetentionDays).toBe(7);
+
+    const moved = await operator("set-plan", { email: me.email, plan: "business" });
+    expect(moved.text).toContain("retention set on 1 (30 days)");
+    expect((await instanceRow(id)).backupRetentionDays).toBe(30);
+    const taken = await backUp(api, id);
+    expect(Date.parse(taken.expires_at) - Date.parse(taken.created_at)).toBe(30 * DAY_MS);
   });
 });
 
