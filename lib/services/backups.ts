@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull, or } from "drizzle-orm";
 import { backup } from "@/db/schema";
 import type { ServiceContext } from "../context";
-import { ApiError, notFound } from "../errors";
+import { ApiError } from "../errors";
 import { iso } from "../schemas/common";
 import type { BackupResource } from "../schemas/backups";
 import type { OperationResource } from "../schemas/instances";
@@ -68,7 +68,9 @@ export async function startRestore(ctx: ServiceContext, idOrSubdomain: string, i
     .from(backup)
     .where(and(eq(backup.id, input.backup_id), eq(backup.instanceId, inst.id), eq(backup.accountId, ctx.account.id), unexpired(new Date())))
     .limit(1);
-  if (!row) throw notFound(`backup of instance ${inst.id}`, input.backup_id);
+  if (!row) {
+    throw new ApiError("not_found", `No backup ${JSON.stringify(input.backup_id)} of instance ${inst.id} in this account (it may have expired): list them with GET /api/v1/instances/${inst.id}/backups.`);
+  }
   if (row.status !== "ready" || !row.snapshotId) {
     throw new ApiError("backup_not_ready", `Backup ${row.id} is ${row.status}; only a ready backup can be restored.`, {
       extra: { backup_status: row.status },
