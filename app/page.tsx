@@ -1,12 +1,12 @@
 import { headers } from "next/headers";
 import { CodeBlock, Inline, SiteFooter, SiteHeader } from "./docs/_components/content";
-import { baseUrlFromHeaders } from "@/lib/http/base-url";
+import { baseUrlFromHeaders, exampleBaseUrl } from "@/lib/http/base-url";
 import { API_PLANS, heroExample, quickStart, useCases } from "@/lib/openapi/guide";
 import { SCOPES } from "@/lib/scopes";
 
 // The examples name this deployment's own URL, so the page is rendered per request.
 export default async function Home() {
-  const base = baseUrlFromHeaders(await headers());
+  const base = exampleBaseUrl(baseUrlFromHeaders(await headers()));
   const hero = heroExample(base);
   const [pro, business] = [API_PLANS.find((p) => p.name === "pro"), API_PLANS.find((p) => p.name === "business")];
   const instanceScopes = SCOPES.filter((s) => !s.startsWith("webhooks:"));

@@ -4,6 +4,7 @@ import type { ExtractTablesWithRelations } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import { config, type Config } from "@/lib/config";
 import { processIsAlive } from "@/lib/process";
+import { ensurePrivateDir, makeTreePrivate } from "@/lib/data-dir";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -43,7 +44,7 @@ function lockDataDir(dir: string): () => void {
   const lockPath = path.join(dir, "pglite.lock");
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      fs.writeFileSync(lockPath, String(process.pid), { flag: "wx", mode: 0o600 });
       return () => {
         try {
           if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);
@@ -73,18 +74,31 @@ export async function openDatabase(cfg: Config["database"] = config().database):
       client = cfg.template ? new PGlite({ loadDataDir: new Blob([fs.readFileSync(cfg.template)]) }) : new PGlite();
     } else {
       const dir = path.resolve(cfg.dataDir);
-      fs.mkdirSync(dir, { recursive: true }); // PGlite does not create parent folders
+      ensurePrivateDir(dir); // PGlite does not create parent folders; DATA_DIR is 0700
       unlock = lockDataDir(dir);
       client = new PGlite(path.join(dir, "pglite"));
     }
+    const pgliteDir = cfg.dataDir === null ? null : path.resolve(cfg.dataDir, "pglite");
+    const privatize = () => pgliteDir && makeTreePrivate(pgliteDir);
+    await client.waitReady;
+    privatize();
+    // Files PGlite creates later (new relation forks, WAL segments) come out 0666 too: DATA_DIR
+    // (0700) keeps others out meanwhile, and this takes their access off within a minute.
+    const sweep = pgliteDir ? setInterval(privatize, 60_000) : undefined;
+    sweep?.unref();
     const db = drizzle({ client, schema }) as unknown as Db;
     return {
       db,
       kind: "pglite",
-      migrate: () => migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER }),
+      migrate: async () => {
+        await migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+        privatize();
+      },
       dump: () => client.dumpDataDir("none") as Promise<Blob>,
       close: async () => {
+        clearInterval(sweep);
         await client.close();
+        privatize();
         unlock();
       },
     };

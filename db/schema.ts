@@ -187,6 +187,13 @@ export const idempotencyKey = pgTable(
     accountId: text("account_id")
       .notNull()
       .references(() => account.id, { onDelete: "cascade" }),
+    /**
+     * The API key that sent the request: stored requests are scoped to it
+     * (DESIGN 3.5), so a replay never hands one key what another was given.
+     */
+    apiKeyId: text("api_key_id")
+      .notNull()
+      .references(() => apiKey.id, { onDelete: "cascade" }),
     key: text("key").notNull(),
     /** SHA-256 of method, path and body: the same key with another request is refused. */
     requestHash: text("request_hash").notNull(),
@@ -197,7 +204,10 @@ export const idempotencyKey = pgTable(
     createdAt: created(),
     expiresAt: ts("expires_at").notNull(),
   },
-  (t) => [primaryKey({ name: "idempotency_key_pkey", columns: [t.accountId, t.key] }), index("idempotency_key_expires_idx").on(t.expiresAt)],
+  (t) => [
+    primaryKey({ name: "idempotency_key_pkey", columns: [t.apiKeyId, t.key] }),
+    index("idempotency_key_expires_idx").on(t.expiresAt),
+  ],
 );
 
 export const webhookEndpoint = pgTable(

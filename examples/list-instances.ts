@@ -19,8 +19,10 @@ const api = createClient<paths>({
 });
 
 // Paths, query parameters, bodies and answers are all typed: a typo in any of them does not compile.
+// MOC_STATUS=running,stopped lists either (openapi-fetch sends ?status=running&status=stopped).
+type Status = NonNullable<NonNullable<paths["/api/v1/instances"]["get"]["parameters"]["query"]>["status"]>[number];
 const { data, error, response } = await api.GET("/api/v1/instances", {
-  params: { query: process.env.MOC_STATUS ? { status: process.env.MOC_STATUS as "running" } : {} },
+  params: { query: process.env.MOC_STATUS ? { status: process.env.MOC_STATUS.split(",") as Status[] } : {} },
 });
 
 if (error) {

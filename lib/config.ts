@@ -40,6 +40,8 @@ const envSchema = z.object({
   REQUIRE_SERVICES: flag,
   DATA_DIR: optionalString,
   PUBLIC_BASE_URL: optionalString,
+  ALLOW_LOOPBACK_WEBHOOKS: flag,
+  TRUST_FORWARDED_HOST: flag,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).optional(),
 
   DATABASE_URL: optionalString,
@@ -77,8 +79,26 @@ export type Secret = { version: number; value: string };
 export interface Config {
   /** true on Vercel or with REQUIRE_SERVICES=1: embedded defaults are refused. */
   production: boolean;
-  /** true when no production service is configured: the embedded database, limiter, runner and simulated machines. */
-  embedded: boolean;
+  /**
+   * Which rules apply (DESIGN 2): "embedded" only for a process that is
+   * embedded in fact, with no production service configured (no Postgres
+   * server, Upstash, Inngest Cloud or Fly, not on Vercel, no REQUIRE_SERVICES);
+   * anything else is "production".
+   */
+  rules: { mode: "embedded" | "production"; because: string[] };
+  /** Also accept http:// loopback webhook receivers: embedded mode, or ALLOW_LOOPBACK_WEBHOOKS=1. */
+  allowLoopbackWebhooks: boolean;
+  /**
+   * Whether the request's X-Forwarded-Host / Host may name this deployment in
+   * absolute links: embedded mode, on Vercel (its proxy sets them), or with
+   * TRUST_FORWARDED_HOST=1. PUBLIC_BASE_URL, when set, wins over both.
+   */
+  trustForwardedHost: boolean;
+  /**
+   * Request headers that carry the client's address and that no client can set,
+   * oldest hop first: Vercel's own (its edge overwrites them); none elsewhere.
+   */
+  clientAddressHeaders: readonly string[];
   dataDir: string;
   publicBaseUrl: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -211,11 +231,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const upstash = e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN;
   const inngest = e.INNGEST_EVENT_KEY || e.INNGEST_SIGNING_KEY || inngestDev;
 
-  const embedded = database.kind === "pglite" && !upstash && !inngest && e.INSTANCE_PROVIDER !== "fly";
+  // Any production service configured means production rules: the relaxations
+  // of embedded mode belong to a process that is embedded in fact.
+  const because = [
+    e.VERCEL && "VERCEL",
+    e.REQUIRE_SERVICES && "REQUIRE_SERVICES",
+    (database.kind === "pg" || database.kind === "neon") && "DATABASE_URL",
+    (e.UPSTASH_REDIS_REST_URL || e.UPSTASH_REDIS_REST_TOKEN) && "UPSTASH_REDIS_REST_URL",
+    !inngestDev && (e.INNGEST_EVENT_KEY || e.INNGEST_SIGNING_KEY) && "INNGEST_EVENT_KEY",
+    e.INSTANCE_PROVIDER === "fly" && "INSTANCE_PROVIDER=fly",
+  ].filter((v): v is string => typeof v === "string");
+  const embedded = because.length === 0;
 
   return {
     production,
-    embedded,
+    rules: { mode: embedded ? "embedded" : "production", because },
+    allowLoopbackWebhooks: embedded || e.ALLOW_LOOPBACK_WEBHOOKS,
+    trustForwardedHost: embedded || Boolean(e.VERCEL) || e.TRUST_FORWARDED_HOST,
+    clientAddressHeaders: e.VERCEL ? ["x-vercel-forwarded-for", "x-real-ip"] : [],
     dataDir,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),

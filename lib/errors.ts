@@ -68,6 +68,11 @@ export const ERROR_CODES = {
     title: "Method not allowed",
     advice: "This path does not accept the method. The `Allow` header lists the methods it does accept.",
   },
+  invalid_path: {
+    status: 400,
+    title: "Invalid path",
+    advice: "The path is not valid percent-encoding of UTF-8 text (a stray `%`, or `%FF`). Encode each path segment with `encodeURIComponent`.",
+  },
   malformed_json: {
     status: 400,
     title: "Malformed JSON",
@@ -154,12 +159,18 @@ export const ERROR_CODES = {
     status: 429,
     title: "Rate limit exceeded",
     retryAfter: 60,
-    advice: "A rate limit is used up: `limit` says whether it was the key's or the account's. Wait `Retry-After` seconds; spread requests or use more keys for the per-key limits.",
+    advice: "A rate limit is used up: `limit` says whether it was the key's, the account's, or one on failed authentications (`auth-failures-key`, `auth-failures-address`, `auth-failures`). Wait `Retry-After` seconds; spread requests or use more keys for the per-key limits; check the key when authentications fail.",
   },
   internal_error: {
     status: 500,
     title: "Internal error",
     advice: "Something failed on our side. Retry later, and quote `request_id` if you contact support.",
+  },
+  service_unavailable: {
+    status: 503,
+    title: "Service unavailable",
+    retryAfter: 5,
+    advice: "A service the API depends on (the database) could not be reached, so the request was not executed. Retry after `Retry-After` seconds.",
   },
   rate_limiter_unavailable: {
     status: 503,

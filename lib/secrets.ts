@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { config, type Secret } from "./config";
+import { ensurePrivateDir } from "./data-dir";
 
 interface EmbeddedSecrets {
   apiKeyPeppers: Secret[];
@@ -32,7 +33,7 @@ function embeddedSecrets(): EmbeddedSecrets {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     const secrets = fresh();
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    ensurePrivateDir(path.dirname(file));
     try {
       fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: "wx" });
       holder.__mocSecrets = secrets;

@@ -308,7 +308,9 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
+         * @description The next request made with the key is refused, and a mutation it still has in flight does not commit. A key can revoke only keys whose every scope it holds itself (otherwise 403 `insufficient_scope` with `missing_scopes`).
+         *
+         *     Scope: `keys:write`. Rate class: write. Takes an `Idempotency-Key`.
          */
         delete: operations["deleteApiKey"];
         options?: never;
@@ -1058,7 +1060,7 @@ export interface components {
              * @description A stable, machine-readable code: branch on this
              * @enum {string}
              */
-            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "malformed_json" | "validation_error" | "invalid_cursor" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "backup_not_ready" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "rate_limiter_unavailable";
+            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "backup_not_ready" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
             /**
              * @description Also in the `X-Request-Id` header; quote it to support
              * @example req_4f9c0d2a7b1e4c3d9a8b7c6d5e4f3a2b
@@ -1075,8 +1077,8 @@ export interface components {
             missing_scopes?: string[];
             /** @description `operation_in_progress`: the operation that holds the instance */
             operation_id?: string;
-            /** @description `rate_limited`: which limit was hit (`key` or `account`); `instance_limit_reached`: the plan's instance limit */
-            limit?: ("key" | "account") | number;
+            /** @description `rate_limited`: which limit was hit (`key` or `account`, or a limit on failed authentications); `instance_limit_reached`: the plan's instance limit */
+            limit?: ("key" | "account" | "auth-failures-key" | "auth-failures-address" | "auth-failures") | number;
             /**
              * @description `rate_limited`: the request's rate class
              * @enum {string}
@@ -1091,7 +1093,7 @@ export interface components {
     responses: never;
     parameters: {
         /**
-         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+         * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
          * @example deploy-4f9c0d2
          */
         IdempotencyKey: string;
@@ -1104,13 +1106,13 @@ export interface components {
         "X-RateLimit-Limit": number;
         /** @description Requests left in that window */
         "X-RateLimit-Remaining": number;
-        /** @description When that window resets, in Unix seconds */
+        /** @description When that window's whole quota is back (the limits are sliding one-minute windows), in Unix seconds, if no request is made meanwhile. Over a limit, `Retry-After` says when the next request is admitted, which is sooner. */
         "X-RateLimit-Reset": number;
         /** @description Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60` */
         "RateLimit-Policy": string;
-        /** @description What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60` */
+        /** @description What is left of each limit (`r`) and in how many seconds its whole quota is back (`t`), e.g. `"key-read";r=119;t=1, "account";r=999;t=1` */
         RateLimit: string;
-        /** @description Seconds to wait before retrying */
+        /** @description Seconds to wait before retrying; on a 429, a request made after them is admitted (if no other is made meanwhile) */
         "Retry-After": number;
         /** @description The absolute URL of the created resource or of the operation */
         Location: string;
@@ -1236,7 +1238,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1246,7 +1248,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1255,8 +1257,8 @@ export interface operations {
     listInstances: {
         parameters: {
             query?: {
-                /** @description Only instances in this status */
-                status?: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "backing_up" | "restoring" | "deleting" | "failed";
+                /** @description Only instances in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "backing_up" | "restoring" | "deleting" | "failed")[];
             };
             header?: never;
             path?: never;
@@ -1364,7 +1366,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1374,7 +1376,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1385,7 +1387,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1529,7 +1531,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1539,7 +1541,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1572,7 +1574,7 @@ export interface operations {
                     "application/json": components["schemas"]["Instance"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1581,7 +1583,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -1670,7 +1672,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1680,7 +1682,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1691,7 +1693,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1722,7 +1724,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1731,7 +1733,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -1847,7 +1849,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1857,7 +1859,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -1890,7 +1892,7 @@ export interface operations {
                     "application/json": components["schemas"]["AgentsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1899,7 +1901,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -1988,7 +1990,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1998,7 +2000,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2009,7 +2011,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2044,7 +2046,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2053,7 +2055,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2169,7 +2171,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2179,7 +2181,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2218,7 +2220,7 @@ export interface operations {
                     "application/json": components["schemas"]["Backup"][];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_cursor`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_cursor`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2227,7 +2229,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_cursor";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_cursor";
                     };
                 };
             };
@@ -2316,7 +2318,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2326,7 +2328,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2337,7 +2339,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2368,7 +2370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2377,7 +2379,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2493,7 +2495,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2503,7 +2505,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2536,7 +2538,7 @@ export interface operations {
                     "application/json": components["schemas"]["IntegrationsConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2545,7 +2547,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2634,7 +2636,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2644,7 +2646,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2655,7 +2657,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2690,7 +2692,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2699,7 +2701,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -2815,7 +2817,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2825,7 +2827,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2858,7 +2860,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderConfig"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2867,7 +2869,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -2956,7 +2958,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2966,7 +2968,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -2977,7 +2979,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3012,7 +3014,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3021,7 +3023,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3137,7 +3139,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3147,7 +3149,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3158,7 +3160,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3189,7 +3191,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3198,7 +3200,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3314,7 +3316,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3324,7 +3326,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3335,7 +3337,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3370,7 +3372,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3379,7 +3381,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3495,7 +3497,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3505,7 +3507,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3516,7 +3518,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3547,7 +3549,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3556,7 +3558,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3672,7 +3674,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3682,7 +3684,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3693,7 +3695,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3724,7 +3726,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3733,7 +3735,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -3849,7 +3851,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3859,7 +3861,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -3980,7 +3982,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3990,7 +3992,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4001,7 +4003,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4144,7 +4146,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4154,7 +4156,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4187,7 +4189,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4196,7 +4198,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4285,7 +4287,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4295,7 +4297,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4306,7 +4308,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4333,7 +4335,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4342,7 +4344,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -4458,7 +4460,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4468,7 +4470,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4502,10 +4504,12 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only this instance's operations (its id or subdomain) */
-                instance_id?: string;
-                status?: "pending" | "running" | "succeeded" | "failed";
-                type?: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.backup" | "instance.restore";
+                /** @description Only this instance's operations (its id or subdomain). Repeat the parameter for several (any of them matches). */
+                instance_id?: string[];
+                /** @description Only operations in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "running" | "succeeded" | "failed")[];
+                /** @description Only operations of this type. Repeat the parameter for several (any of them matches). */
+                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.backup" | "instance.restore")[];
             };
             header?: never;
             path?: never;
@@ -4614,7 +4618,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4624,7 +4628,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4658,7 +4662,7 @@ export interface operations {
                     "application/json": components["schemas"]["Operation"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4667,7 +4671,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -4756,7 +4760,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4766,7 +4770,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4902,7 +4906,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4912,7 +4916,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -4923,7 +4927,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5066,7 +5070,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5076,7 +5080,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5109,7 +5113,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5118,7 +5122,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json";
+                        code?: "validation_error" | "malformed_json" | "invalid_path";
                     };
                 };
             };
@@ -5207,7 +5211,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5217,7 +5221,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5228,7 +5232,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5255,7 +5259,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5264,7 +5268,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5380,7 +5384,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5390,7 +5394,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5401,7 +5405,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5434,7 +5438,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5443,7 +5447,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5559,7 +5563,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5569,7 +5573,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5582,8 +5586,8 @@ export interface operations {
                 limit?: number;
                 /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
                 cursor?: string;
-                /** @description Only deliveries in this status */
-                status?: "pending" | "succeeded" | "failed";
+                /** @description Only deliveries in this status. Repeat the parameter for several (any of them matches). */
+                status?: ("pending" | "succeeded" | "failed")[];
             };
             header?: never;
             path: {
@@ -5610,7 +5614,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"][];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_cursor`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_cursor`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5619,7 +5623,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_cursor";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_cursor";
                     };
                 };
             };
@@ -5708,7 +5712,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5718,7 +5722,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5729,7 +5733,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5760,7 +5764,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5769,7 +5773,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -5885,7 +5889,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5895,7 +5899,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };
@@ -5906,7 +5910,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
                  * @example deploy-4f9c0d2
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5935,7 +5939,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
-            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5944,7 +5948,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "validation_error" | "malformed_json" | "invalid_idempotency_key";
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
                     };
                 };
             };
@@ -6060,7 +6064,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Service unavailable: `rate_limiter_unavailable`. See [the error reference](/docs/errors). */
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6070,7 +6074,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        code?: "rate_limiter_unavailable";
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
                     };
                 };
             };

@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, 
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { ensurePrivateDir } from "../data-dir";
 import { OPENCLAW_STATE_DIR } from "../openclaw/runtime";
 import { instanceAppName } from "./naming";
 import {
@@ -564,7 +565,7 @@ export class LocalProvider implements ComputeProvider {
     const text = `${JSON.stringify(onDisk, null, 2)}\n`;
     if (text === previous) return;
     // Temp file + rename: a crash mid-write leaves the old file whole, never half a file.
-    mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    ensurePrivateDir(path.dirname(this.stateFile));
     const tmp = `${this.stateFile}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.stateFile);

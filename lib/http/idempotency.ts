@@ -40,9 +40,20 @@ export interface StoredResponse {
 }
 
 /**
+ * Whose stored requests a key belongs to: the API key that sent it (DESIGN
+ * 3.5). Another key of the same account sending the same string makes a new
+ * request, so a replay never hands a key what only another key could get (a
+ * new key's token, a webhook secret).
+ */
+export interface IdempotencyScope {
+  accountId: string;
+  keyId: string;
+}
+
+/**
  * Claims `key` for this request inside the request's transaction, or answers
  * how an earlier request with the same key ended:
- *  - a transaction-scoped advisory lock on (account, key): a second request
+ *  - a transaction-scoped advisory lock on (API key, key): a second request
  *    arriving while the first still runs gets 409 instead of waiting;
  *  - a stored response for the same fingerprint is replayed; for another
  *    fingerprint the answer is 422.
@@ -50,9 +61,9 @@ export interface StoredResponse {
  * request's effects (e.g. the operation), so N identical concurrent requests
  * create exactly one.
  */
-export async function claim(tx: Tx, accountId: string, key: string, fingerprint: string, now = new Date()): Promise<StoredResponse | null> {
+export async function claim(tx: Tx, scope: IdempotencyScope, key: string, fingerprint: string, now = new Date()): Promise<StoredResponse | null> {
   const lock = await tx.execute<{ locked: boolean }>(
-    sql`select pg_try_advisory_xact_lock(hashtextextended(${accountId + ":" + key}, 0)) as locked`,
+    sql`select pg_try_advisory_xact_lock(hashtextextended(${scope.keyId + ":" + key}, 0)) as locked`,
   );
   const locked = (lock as unknown as { rows: { locked: boolean }[] }).rows[0]?.locked;
   if (!locked) {
@@ -61,7 +72,7 @@ export async function claim(tx: Tx, accountId: string, key: string, fingerprint:
   const [row] = await tx
     .select()
     .from(idempotencyKey)
-    .where(and(eq(idempotencyKey.accountId, accountId), eq(idempotencyKey.key, key), gt(idempotencyKey.expiresAt, now)))
+    .where(and(eq(idempotencyKey.apiKeyId, scope.keyId), eq(idempotencyKey.key, key), gt(idempotencyKey.expiresAt, now)))
     .limit(1);
   if (!row) return null;
   if (row.requestHash !== fingerprint) {
@@ -78,12 +89,13 @@ export async function claim(tx: Tx, accountId: string, key: string, fingerprint:
  * body is sealed: a replayed response may hold a secret shown once (a new
  * key's token, a webhook secret), and secrets are never stored in plaintext.
  */
-export async function remember(tx: Tx, accountId: string, key: string, fingerprint: string, res: StoredResponse, now = new Date()): Promise<void> {
+export async function remember(tx: Tx, scope: IdempotencyScope, key: string, fingerprint: string, res: StoredResponse, now = new Date()): Promise<void> {
   const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => REPLAYED_HEADERS.includes(k)));
   // An expired row with the same key may still be there: the key is free again.
-  await tx.delete(idempotencyKey).where(and(eq(idempotencyKey.accountId, accountId), eq(idempotencyKey.key, key), lte(idempotencyKey.expiresAt, now)));
+  await tx.delete(idempotencyKey).where(and(eq(idempotencyKey.apiKeyId, scope.keyId), eq(idempotencyKey.key, key), lte(idempotencyKey.expiresAt, now)));
   await tx.insert(idempotencyKey).values({
-    accountId,
+    accountId: scope.accountId,
+    apiKeyId: scope.keyId,
     key,
     requestHash: fingerprint,
     responseStatus: res.status,

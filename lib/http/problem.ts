@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { ApiError, ERROR_CODES, type ErrorCode } from "../errors";
 import { RATE_LIMIT_HEADERS } from "./ratelimit";
 
@@ -38,6 +39,12 @@ export function problemHeaders(code: ErrorCode): string[] {
   if (code === "rate_limited") names.push(...RATE_LIMIT_HEADERS);
   if (spec.retryAfter !== undefined) names.push("Retry-After");
   return names;
+}
+
+/** The caller's X-Request-Id when it is a sane token (so logs on both sides line up), else a new one. */
+export function requestIdFrom(given: string | null | undefined): string {
+  if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return given;
+  return `req_${randomUUID().replaceAll("-", "")}`;
 }
 
 /** Where each code is documented: the API reference's error section. */

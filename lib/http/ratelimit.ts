@@ -1,7 +1,7 @@
 import { ApiError } from "../errors";
 import type { Principal } from "../keys/verify";
 import { rateLimiter } from "../ratelimit";
-import { RateLimiterUnavailable, type RateClass, type RateOutcome, type WindowResult } from "../ratelimit/types";
+import { RATE_WINDOW_MS, RateLimiterUnavailable, type RateClass, type RateOutcome, type WindowResult } from "../ratelimit/types";
 import { runAfter } from "../after";
 import { errorMessage, log } from "../log";
 
@@ -10,12 +10,14 @@ import { errorMessage, log } from "../log";
  * Answers the rate-limit headers for the response, or throws 429 (which limit,
  * and when to retry) or 503 when the store cannot answer: fail closed.
  */
-export async function enforceRateLimit(principal: Principal, rateClass: RateClass, now = Date.now()): Promise<Record<string, string>> {
+export async function enforceRateLimit(principal: Principal, rateClass: RateClass): Promise<Record<string, string>> {
   const keyLimit = principal.account.limits.rate[rateClass];
   const accountLimit = principal.account.limits.accountPerMinute;
+  const limiter = rateLimiter();
+  const now = limiter.now();
   let outcome: RateOutcome;
   try {
-    outcome = await rateLimiter().check({
+    outcome = await limiter.check({
       keyId: principal.key.id,
       accountId: principal.account.id,
       rateClass,
@@ -40,7 +42,7 @@ export async function enforceRateLimit(principal: Principal, rateClass: RateClas
       : undefined;
   if (refused) {
     const [which, w] = refused;
-    const retryAfter = Math.max(1, Math.ceil((w.reset - now) / 1000));
+    const retryAfter = retryAfterSeconds([outcome.key, outcome.account], now);
     throw new ApiError(
       "rate_limited",
       which === "key"
@@ -52,21 +54,39 @@ export async function enforceRateLimit(principal: Principal, rateClass: RateClas
   return headers;
 }
 
-/** The rate-limit headers every counted answer carries (see rateLimitHeaders), as the OpenAPI document names them. */
+/** The rate-limit headers every counted answer carries (see limitHeaders), as the OpenAPI document names them. */
 export const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"] as const;
 
-/**
- * X-RateLimit-* describe whichever window is closer to refusing; the IETF
- * draft's RateLimit-Policy and RateLimit fields describe both.
- */
 export function rateLimitHeaders(rateClass: RateClass, o: Pick<RateOutcome, "key" | "account">, now: number): Record<string, string> {
-  const binding = o.account.remaining < o.key.remaining ? o.account : o.key;
+  return limitHeaders([[`key-${rateClass}`, o.key], ["account", o.account]], now);
+}
+
+/**
+ * The headers for a set of windows (named as in the IETF draft's policies):
+ * X-RateLimit-* describe whichever window is closest to refusing, the draft's
+ * RateLimit-Policy and RateLimit fields describe each. `X-RateLimit-Reset`
+ * (Unix seconds) and `t` (seconds) say when the window's whole quota is back;
+ * `Retry-After` on a refusal says when the next request is admitted
+ * (retryAfterSeconds). Both assume nothing more is counted meanwhile, and both
+ * are rounded up, so a client that waits them out is admitted.
+ */
+export function limitHeaders(windows: readonly (readonly [string, WindowResult])[], now: number): Record<string, string> {
+  const binding = windows.reduce((a, b) => (b[1].remaining < a[1].remaining ? b : a))[1];
   const secs = (w: WindowResult) => Math.max(0, Math.ceil((w.reset - now) / 1000));
   return {
     "x-ratelimit-limit": String(binding.limit),
     "x-ratelimit-remaining": String(binding.remaining),
-    "x-ratelimit-reset": String(Math.ceil(binding.reset / 1000)),
-    "ratelimit-policy": `"key-${rateClass}";q=${o.key.limit};w=60, "account";q=${o.account.limit};w=60`,
-    ratelimit: `"key-${rateClass}";r=${o.key.remaining};t=${secs(o.key)}, "account";r=${o.account.remaining};t=${secs(o.account)}`,
+    "x-ratelimit-reset": String(Math.ceil(Math.max(binding.reset, now) / 1000)),
+    "ratelimit-policy": windows.map(([name, w]) => `"${name}";q=${w.limit};w=${RATE_WINDOW_MS / 1000}`).join(", "),
+    ratelimit: windows.map(([name, w]) => `"${name}";r=${w.remaining};t=${secs(w)}`).join(", "),
   };
+}
+
+/**
+ * Whole seconds until every refusing window admits the next request (at least
+ * 1): a client that waits them out is admitted by all of them.
+ */
+export function retryAfterSeconds(windows: readonly WindowResult[], now: number): number {
+  const at = Math.max(now, ...windows.filter((w) => !w.success).map((w) => Math.min(w.retryAt, w.reset)));
+  return Math.max(1, Math.ceil((at - now) / 1000));
 }

@@ -1,19 +1,20 @@
-import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { getDb, type Db, type Tx } from "@/db/client";
+import { DatabaseLockedError, getDb, type Db, type Tx } from "@/db/client";
 import { runAfter } from "../after";
 import { installedDeps } from "../deps";
 import { ApiError, validationError, type ErrorCode } from "../errors";
-import { cachedVerification, rememberVerification, tokenDigest } from "../keys/cache";
-import { afterVerified, needsAfterVerified, verifyToken, type Principal, type Verification } from "../keys/verify";
+import { checkToken } from "../keys/token-check";
+import { keyStateForCommit, type Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import type { RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
-import { baseUrlFromRequest } from "./base-url";
-import { parseBody, validate } from "./body";
+import { baseUrlFromRequest, linkTo } from "./base-url";
+import { parseBody } from "./body";
 import type { ServiceContext } from "../context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
-import { problemResponse } from "./problem";
+import { REFUSED_METHOD_HEADER } from "./front-door";
+import { problemResponse, requestIdFrom } from "./problem";
+import { readQuery } from "./query";
 import { enforceRateLimit } from "./ratelimit";
 import { Reply } from "./reply";
 
@@ -40,17 +41,19 @@ export function rateClassOf(method: string, e: { rate?: RateClass }): RateClass 
  * endpoint, before its handler's own (`Endpoint.errors`): authentication, the
  * plan, the scope, the rate limit, the body and query (a page's `cursor`
  * answers invalid_cursor), the idempotency key; and not_found for a path that
- * names a resource, which every service answers for one the account does not have.
+ * names a resource, which every service answers for one the account does not have
+ * (and invalid_path for a path that is not percent-encoded UTF-8, lib/http/front-door.ts);
+ * service_unavailable when the database cannot be reached.
  */
 export function wrapperErrors(method: Method, e: Endpoint, path: string): ErrorCode[] {
   const codes: ErrorCode[] = ["validation_error", "malformed_json", "missing_api_key", "invalid_api_key", "api_key_expired"];
   codes.push("plan_without_api_access", "cookies_not_allowed");
   if (e.scope !== "any") codes.push("insufficient_scope");
-  if (path.includes("{")) codes.push("not_found");
+  if (path.includes("{")) codes.push("not_found", "invalid_path");
   if (queryKeys(e).includes("cursor")) codes.push("invalid_cursor");
   codes.push("payload_too_large", "unsupported_media_type");
   if (isMutation(method)) codes.push("invalid_idempotency_key", "idempotency_key_in_use", "idempotency_key_reused");
-  codes.push("rate_limited", "rate_limiter_unavailable");
+  codes.push("rate_limited", "rate_limiter_unavailable", "service_unavailable");
   return codes;
 }
 
@@ -123,25 +126,41 @@ export function route(defs: RouteDefinition): Record<Method | "OPTIONS", Handler
     const def = defs[m];
     out[m] = def ? (req, c) => run(def, req, c) : (req) => methodNotAllowed(req, allow);
   }
-  out.OPTIONS = async () => new Response(null, { status: 204, headers: { allow } });
+  out.OPTIONS = optionsHandler(allow);
   // A route file may export only its handlers, so the OpenAPI document reads the definition from them.
   for (const k of [...METHODS, "OPTIONS"] as const) Object.assign(out[k], { definition: defs });
   return out;
 }
 
-async function methodNotAllowed(req: Request, allow: string): Promise<Response> {
+async function methodNotAllowed(req: Request, allow: string, method = req.method): Promise<Response> {
   const requestId = requestIdOf(req);
   return problemResponse(
-    new ApiError("method_not_allowed", `${req.method} is not allowed here. Allowed: ${allow}.`, { headers: { allow } }),
+    new ApiError("method_not_allowed", `${method} is not allowed here. Allowed: ${allow}.`, { headers: { allow } }),
     requestId,
   );
 }
 
+/**
+ * OPTIONS for a route whose methods are `allow`: 204 with `Allow` and a request
+ * id; or, for a request the front door handed on for a method outside the API
+ * (TRACE, PROPFIND, ...), 405 with the same `Allow` (lib/http/front-door.ts).
+ */
+export function optionsHandler(allow: string): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const refused = req.headers.get(REFUSED_METHOD_HEADER);
+    if (refused) return methodNotAllowed(req, allow, refused.slice(0, 20));
+    return new Response(null, { status: 204, headers: { allow, "x-request-id": requestIdOf(req), "cache-control": "no-store" } });
+  };
+}
+
+/** Any method on a path no route file serves: a problem+json 404 (the /api and /api/v1 catch-alls). */
+export async function routeNotFound(req: Request): Promise<Response> {
+  return problem(req, new ApiError("route_not_found", `No route ${new URL(req.url).pathname}. See /api/v1/openapi.json for the API's routes.`));
+}
+
 /** Keeps a caller's X-Request-Id when it is a sane token, so logs on both sides line up. */
 function requestIdOf(req: Request): string {
-  const given = req.headers.get("x-request-id");
-  if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return given;
-  return `req_${randomUUID().replaceAll("-", "")}`;
+  return requestIdFrom(req.headers.get("x-request-id"));
 }
 
 async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteContext): Promise<Response> {
@@ -187,16 +206,7 @@ async function authenticate(req: Request, db: Db): Promise<Principal> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) throw new ApiError("invalid_api_key", "The Authorization header must be `Bearer <api key>`.");
   const token = m[1]!;
-  const digest = tokenDigest(token);
-  let v: Verification | null = cachedVerification(digest);
-  if (!v) {
-    v = await verifyToken(db, token);
-    if (v.ok) {
-      rememberVerification(digest, v, v.expiresAt);
-      const verified = v;
-      if (needsAfterVerified(verified)) runAfter("key-last-used", () => afterVerified(db, token, verified));
-    }
-  }
+  const v = await checkToken(db, token, req.headers);
   if (!v.ok) {
     switch (v.reason) {
       case "malformed":
@@ -238,12 +248,7 @@ async function execute(
   const params = await routeParams(context);
   const nulParam = Object.entries(params).find(([, v]) => v.includes("\0")) ?? [...url.searchParams].find(([, v]) => v.includes("\0"));
   if (nulParam) throw validationError([{ path: nulParam[0], message: "May not contain NUL characters." }]);
-  const query = e.query ? validate(e.query, Object.fromEntries(url.searchParams), "query").value : undefined;
-  if (!e.query && [...url.searchParams.keys()].length > 0) {
-    throw new ApiError("validation_error", `Unknown query parameter \`${[...url.searchParams.keys()][0]}\`.`, {
-      extra: { errors: [...url.searchParams.keys()].map((k) => ({ path: `query.${k}`, message: "Unknown query parameter." })) },
-    });
-  }
+  const query = readQuery(e.query, url.searchParams);
   const idemKey = isMutation(req.method) ? readIdempotencyKey(req) : null;
   const { value: body, raw } = await parseBody(req, e.body);
   const effects: (() => Promise<unknown> | unknown)[] = [];
@@ -264,9 +269,15 @@ async function execute(
   } else {
     // A mutation's writes, and its idempotency record, commit together or not at all.
     const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
-    response = await db.transaction(async (tx) => {
+    const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
+    response = await retryOnConflict(() => db.transaction(async (tx) => {
+      effects.length = 0;
+      // The key must still be live when the mutation commits, not only when its headers arrived.
+      const keyState = await keyStateForCommit(tx, principal.key.id);
+      if (keyState === "revoked") throw new ApiError("invalid_api_key", "The API key was revoked while this request was in flight. Nothing was changed.");
+      if (keyState === "expired") throw new ApiError("api_key_expired", "The API key expired while this request was in flight. Nothing was changed.");
       if (idemKey) {
-        const stored = await claim(tx, principal.account.id, idemKey, fingerprint);
+        const stored = await claim(tx, idemScope, idemKey, fingerprint);
         if (stored) {
           const h = new Headers(headers);
           for (const [k, v] of Object.entries(stored.headers)) h.set(k, v);
@@ -277,17 +288,35 @@ async function execute(
       const res = render(req, await e.handler(ctxFor(tx), input as never, req), headers);
       if (idemKey && res.ok) {
         const text = await res.clone().text();
-        await remember(tx, principal.account.id, idemKey, fingerprint, {
+        await remember(tx, idemScope, idemKey, fingerprint, {
           status: res.status,
           body: text,
           headers: Object.fromEntries(res.headers),
         });
       }
       return res;
-    });
+    }));
   }
   for (const fn of effects) runAfter("after-commit", async () => fn());
   return response;
+}
+
+/**
+ * Runs a transaction again when Postgres aborted it as a deadlock victim or a
+ * serialization failure (SQLSTATE 40P01, 40001): e.g. two keys revoking each
+ * other at once, each holding a share lock on its own row. Nothing of an
+ * aborted attempt was committed, so running it again is safe.
+ */
+async function retryOnConflict<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      const e = err as { code?: string; cause?: { code?: string } };
+      const code = e?.code ?? e?.cause?.code;
+      if (i >= attempts || (code !== "40P01" && code !== "40001")) throw err;
+    }
+  }
 }
 
 async function routeParams(context: RouteContext): Promise<Record<string, string>> {
@@ -306,7 +335,7 @@ function safeDecode(v: string): string {
 }
 
 function absolute(req: Request, path: string): string {
-  return new URL(path, baseUrlFromRequest(req) + "/").toString();
+  return linkTo(baseUrlFromRequest(req), path);
 }
 
 function render(req: Request, result: unknown, headers: Headers): Response {
@@ -316,9 +345,9 @@ function render(req: Request, result: unknown, headers: Headers): Response {
     h.set(k, k === "location" || k === "operation-location" ? absolute(req, v) : v);
   }
   if (reply.nextCursor) {
-    const next = new URL(absolute(req, new URL(req.url).pathname + new URL(req.url).search));
+    const next = new URL(req.url);
     next.searchParams.set("cursor", reply.nextCursor);
-    h.set("link", `<${next.toString()}>; rel="next"`);
+    h.set("link", `<${absolute(req, next.pathname + next.search)}>; rel="next"`);
   }
   if (reply.status === 204) return new Response(null, { status: 204, headers: h });
   h.set("content-type", "application/json");
@@ -327,8 +356,31 @@ function render(req: Request, result: unknown, headers: Headers): Response {
 
 function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof DatabaseLockedError || isDatabaseUnavailable(err)) {
+    // A database this server cannot reach (start-up stops on a locked embedded one, lib/startup.ts) is
+    // an outage to retry after, not a crash: 503, nothing executed.
+    log.error("database unavailable", { request_id: requestId, error: errorMessage(err) });
+    return new ApiError("service_unavailable", "The database (or another service this request needs) cannot be reached, so the request was not executed. Retry shortly.");
+  }
   log.error("unhandled error", { request_id: requestId, error: errorMessage(err) });
   return new ApiError("internal_error", `Something went wrong on our side. Quote request id ${requestId} if you contact support.`);
+}
+
+/**
+ * Errors that mean the database cannot be reached or used, not that the
+ * request was wrong: socket errors, and SQLSTATE classes 08 (connection
+ * exception) and 28 (authorization), 3D000 (no such database), 53300 (too many
+ * connections), 57P01-57P03 (shutting down, cannot connect now).
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === "string" ? e.code : "";
+    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE", "3D000", "53300", "57P01", "57P02", "57P03"].includes(code)) return true;
+    if (/^(08|28)[0-9A-Z]{3}$/.test(code)) return true;
+    if (e instanceof Error && /Connection terminated|connection timeout|PGlite is closed/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** For routes outside the pipeline (the /api/v1 catch-all): a problem+json answer with a request id. */

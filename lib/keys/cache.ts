@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { config } from "../config";
 import type { Verification } from "./verify";
 
@@ -10,8 +11,15 @@ interface Entry {
 }
 
 const MAX_ENTRIES = 10_000;
-const holder = globalThis as unknown as { __mocKeyCache?: { entries: Map<string, Entry>; revoked: Set<string> } };
-const state = () => (holder.__mocKeyCache ??= { entries: new Map(), revoked: new Set() });
+/** The longest API_KEY_CACHE_SECONDS allows: a revocation need not be remembered longer than an entry can live. */
+const MAX_ENTRY_MS = 300_000;
+const holder = globalThis as unknown as { __mocKeyCache?: { entries: LRUCache<string, Entry>; revoked: LRUCache<string, true> } };
+// Both bounded: the least recently used entry goes first.
+const state = () =>
+  (holder.__mocKeyCache ??= {
+    entries: new LRUCache({ max: MAX_ENTRIES }),
+    revoked: new LRUCache({ max: MAX_ENTRIES, ttl: MAX_ENTRY_MS }),
+  });
 
 /** The cache key: a digest of the whole token, so the token itself is never kept. */
 export const tokenDigest = (token: string) => createHash("sha256").update(token).digest("base64url");
@@ -35,14 +43,12 @@ export function cachedVerification(digest: string, now = Date.now()): Verified |
 export function rememberVerification(digest: string, v: Verified, expiresAt: Date | null, now = Date.now()): void {
   const ttl = config().apiKeyCacheSeconds;
   if (ttl === 0) return;
-  const s = state();
-  if (s.entries.size >= MAX_ENTRIES) s.entries.delete(s.entries.keys().next().value!); // oldest first
-  s.entries.set(digest, { v, expiresAt: expiresAt?.getTime() ?? null, until: now + ttl * 1000 });
+  state().entries.set(digest, { v, expiresAt: expiresAt?.getTime() ?? null, until: now + ttl * 1000 });
 }
 
 /** A key revoked by this process: never served from the cache again. */
 export function forgetKey(keyId: string): void {
-  state().revoked.add(keyId);
+  state().revoked.set(keyId, true);
 }
 
 /** After a plan or limit change: every cached principal may be stale. */

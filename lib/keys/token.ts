@@ -52,8 +52,13 @@ export interface NewToken {
 export function generateToken(): NewToken {
   const shortId = randomBase62(SHORT_LEN);
   const secret = randomBase62(SECRET_LEN);
+  return { token: formatToken(shortId, secret), shortId, secret, prefix: `${TOKEN_PREFIX}_${shortId}` };
+}
+
+/** `moc_<shortId>_<secret><checksum>`: the token for these parts, checksum included. */
+export function formatToken(shortId: string, secret: string): string {
   const body = `${TOKEN_PREFIX}_${shortId}_${secret}`;
-  return { token: body + checksum(body), shortId, secret, prefix: `${TOKEN_PREFIX}_${shortId}` };
+  return body + checksum(body);
 }
 
 /** Splits a token, or returns null when it is malformed or its checksum is wrong. */

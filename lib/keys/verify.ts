@@ -1,5 +1,5 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db } from "@/db/client";
+import type { Db, Queryable } from "@/db/client";
 import { account, apiKey } from "@/db/schema";
 import { effectiveLimits, PLANS, type EffectiveLimits, type PlanName } from "../plans";
 import type { Scope } from "../scopes";
@@ -11,9 +11,22 @@ export interface Principal {
   key: { id: string; scopes: Scope[] };
 }
 
+/** What is stored for a key's secret: enough to check a secret again without the database. */
+export interface StoredSecret {
+  secretHash: string;
+  pepperVersion: number;
+}
+
 export type Verification =
-  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null; expiresAt: Date | null }
-  | { ok: false; reason: "malformed" | "unknown" | "revoked" | "expired" };
+  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null; expiresAt: Date | null; stored: StoredSecret }
+  | {
+      ok: false;
+      reason: "malformed" | "unknown" | "revoked" | "expired";
+      /** For "unknown": whether no key has the token's public id at all, or one has and the secret is wrong. */
+      unknown?: "no_such_key" | "wrong_secret";
+      /** The key's stored secret when the row exists (a wrong secret, revoked, expired). */
+      stored?: StoredSecret;
+    };
 
 /**
  * The key check as an explicit sequence: shape and checksum (no database
@@ -42,13 +55,16 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
     .innerJoin(account, eq(account.id, apiKey.accountId))
     .where(eq(apiKey.shortId, parsed.shortId))
     .limit(1);
-  if (!row || !verifySecret(parsed.secret, row.secretHash, row.pepperVersion, apiKeyPeppers())) {
-    return { ok: false, reason: "unknown" };
+  if (!row) return { ok: false, reason: "unknown", unknown: "no_such_key" };
+  const stored = { secretHash: row.secretHash, pepperVersion: row.pepperVersion };
+  if (!verifySecret(parsed.secret, row.secretHash, row.pepperVersion, apiKeyPeppers())) {
+    return { ok: false, reason: "unknown", unknown: "wrong_secret", stored };
   }
-  if (row.revokedAt) return { ok: false, reason: "revoked" };
-  if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: "expired" };
+  if (row.revokedAt) return { ok: false, reason: "revoked", stored };
+  if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: "expired", stored };
   return {
     ok: true,
+    stored,
     pepperVersion: row.pepperVersion,
     lastUsedAt: row.lastUsedAt,
     expiresAt: row.expiresAt,
@@ -63,6 +79,29 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
       key: { id: row.keyId, scopes: row.scopes },
     },
   };
+}
+
+/**
+ * Whether a key may still commit a mutation, read inside the mutation's own
+ * transaction with a FOR KEY SHARE lock on the key's row. A revocation locks
+ * the row FOR UPDATE first (revokeKey, revokeKeyByOperator), which waits for
+ * every mutation holding the key share to commit; a mutation that reaches this
+ * point after a revocation committed sees it. So once a revocation has
+ * answered, nothing more happens with the key, however slowly a request made
+ * with it arrived (a body still streaming when it was revoked). KEY SHARE, not
+ * SHARE: recording the key's last use (an UPDATE of other columns) must not
+ * queue the key's concurrent mutations behind one another.
+ * Answers null when the key is live, otherwise why not.
+ */
+export async function keyStateForCommit(tx: Queryable, keyId: string, now = new Date()): Promise<"revoked" | "expired" | null> {
+  const [row] = await tx
+    .select({ revokedAt: apiKey.revokedAt, expiresAt: apiKey.expiresAt })
+    .from(apiKey)
+    .where(eq(apiKey.id, keyId))
+    .for("key share");
+  if (!row || row.revokedAt) return "revoked";
+  if (row.expiresAt && row.expiresAt <= now) return "expired";
+  return null;
 }
 
 /** Touching last_used_at at most once a minute keeps a write off the hot path. */

@@ -24,6 +24,7 @@ import {
   type RouteDefinition,
 } from "../http/route";
 import { SCOPES } from "../scopes";
+import { exampleBaseUrl } from "../http/base-url";
 import { exampleProblem, problemSchema } from "./errors";
 import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
 import { operationIdFor, paramDoc, pathSegments, tagFor, TAGS } from "./naming";
@@ -87,13 +88,20 @@ const HEADERS: Record<string, oas32.HeaderObject> = {
   "X-Request-Id": { description: "This request's id; also `request_id` in error bodies. Quote it to support.", schema: str },
   "X-RateLimit-Limit": { description: "Requests allowed per minute in the window closest to refusing (the key's class limit or the account's ceiling)", schema: int },
   "X-RateLimit-Remaining": { description: "Requests left in that window", schema: int },
-  "X-RateLimit-Reset": { description: "When that window resets, in Unix seconds", schema: int },
+  "X-RateLimit-Reset": {
+    description:
+      "When that window's whole quota is back (the limits are sliding one-minute windows), in Unix seconds, if no request is made meanwhile. Over a limit, `Retry-After` says when the next request is admitted, which is sooner.",
+    schema: int,
+  },
   "RateLimit-Policy": {
     description: 'Both limits, as in the IETF RateLimit headers draft, e.g. `"key-read";q=120;w=60, "account";q=1000;w=60`',
     schema: str,
   },
-  RateLimit: { description: 'What is left of each limit, e.g. `"key-read";r=119;t=60, "account";r=999;t=60`', schema: str },
-  "Retry-After": { description: "Seconds to wait before retrying", schema: int },
+  RateLimit: {
+    description: 'What is left of each limit (`r`) and in how many seconds its whole quota is back (`t`), e.g. `"key-read";r=119;t=1, "account";r=999;t=1`',
+    schema: str,
+  },
+  "Retry-After": { description: "Seconds to wait before retrying; on a 429, a request made after them is admitted (if no other is made meanwhile)", schema: int },
   Location: { description: "The absolute URL of the created resource or of the operation", schema: { type: "string", format: "uri" } },
   "Operation-Location": { description: "The absolute URL to poll the operation at: `GET /api/v1/operations/{id}`", schema: { type: "string", format: "uri" } },
   Link: { description: 'Present when more items follow: `<url-of-next-page>; rel="next"`', schema: str },
@@ -116,7 +124,9 @@ const IDEMPOTENCY_KEY: oas32.ParameterObject = {
   required: false,
   description:
     "Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer " +
-    "(with `Idempotent-Replayed: true`) instead of executing again. 1-255 printable ASCII characters, bare or in double quotes.",
+    "(with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another " +
+    "key, even of the same account, is a new request, so a replay never hands one key what another was given. " +
+    "1-255 printable ASCII characters, bare or in double quotes.",
   schema: { type: "string", minLength: 1, maxLength: 257 },
   example: "deploy-4f9c0d2",
 };
@@ -313,10 +323,12 @@ function tidySchema({ jsonSchema }: { jsonSchema: Record<string, unknown> }): vo
 
 /** The document as this deployment serves it: its own base URL in `servers` and in the quick start. */
 export function forDeployment(doc: OpenApiDocument, baseUrl: string): OpenApiDocument {
+  // No trusted base (production without PUBLIC_BASE_URL): a relative server, which
+  // OpenAPI resolves against where the document was fetched from.
   return {
     ...doc,
-    info: { ...doc.info, description: apiDescription(baseUrl) },
-    servers: [{ url: baseUrl, description: "This deployment" }],
+    info: { ...doc.info, description: apiDescription(exampleBaseUrl(baseUrl)) },
+    servers: [{ url: baseUrl || "/", description: "This deployment" }],
     externalDocs: { description: "Error codes and what to do about them", url: `${baseUrl}/docs/errors` },
   };
 }

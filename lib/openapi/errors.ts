@@ -36,9 +36,12 @@ export const problemSchema = z
     missing_scopes: z.array(z.string()).optional().meta({ description: "`insufficient_scope` on key creation: the scopes the creating key lacks" }),
     operation_id: z.string().optional().meta({ description: "`operation_in_progress`: the operation that holds the instance" }),
     limit: z
-      .union([z.enum(["key", "account"]), z.number().int()])
+      .union([z.enum(["key", "account", "auth-failures-key", "auth-failures-address", "auth-failures"]), z.number().int()])
       .optional()
-      .meta({ description: "`rate_limited`: which limit was hit (`key` or `account`); `instance_limit_reached`: the plan's instance limit" }),
+      .meta({
+        description:
+          "`rate_limited`: which limit was hit (`key` or `account`, or a limit on failed authentications); `instance_limit_reached`: the plan's instance limit",
+      }),
     rate_class: z.enum(["read", "write", "heavy"]).optional().meta({ description: "`rate_limited`: the request's rate class" }),
     usage: z.number().int().optional().meta({ description: "`instance_limit_reached`: live instances counted against the limit" }),
   })

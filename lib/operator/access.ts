@@ -29,7 +29,7 @@ export interface ServerRecord {
 export function operatorToken(): string | null {
   const cfg = config();
   if (cfg.operatorToken) return cfg.operatorToken;
-  if (!cfg.embedded) return null;
+  if (cfg.rules.mode !== "embedded") return null;
   if (cfg.database.kind === "pglite" && cfg.database.dataDir === null) {
     // An in-memory database (tests): a token that lives as long as the process.
     holder.__mocOperatorToken ??= randomBytes(32).toString("base64url");
@@ -58,7 +58,7 @@ export function operatorTokenMatches(given: string, expected: string): boolean {
 /** Called once the server is ready (embedded only): says where it listens. */
 export function recordServer(url: string): void {
   const cfg = config();
-  if (!cfg.embedded || (cfg.database.kind === "pglite" && cfg.database.dataDir === null)) return;
+  if (cfg.rules.mode !== "embedded" || (cfg.database.kind === "pglite" && cfg.database.dataDir === null)) return;
   operatorToken(); // make sure the admin command will find one
   const record: ServerRecord = { url, pid: process.pid };
   fs.writeFileSync(path.resolve(cfg.dataDir, SERVER_FILE), JSON.stringify(record), { mode: 0o600 });

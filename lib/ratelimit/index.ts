@@ -16,7 +16,7 @@ export function createRateLimiter(
     case "memory":
       return new MemoryRateLimiter(opts.now);
     case "upstash":
-      return new UpstashRateLimiter({ url: cfg.url, token: cfg.token, timeoutMs: cfg.timeoutMs, prefix: opts.prefix });
+      return new UpstashRateLimiter({ url: cfg.url, token: cfg.token, timeoutMs: cfg.timeoutMs, prefix: opts.prefix }, opts.now);
   }
 }
 

@@ -1,67 +1,58 @@
-import { RATE_WINDOW_MS, type RateCheck, type RateLimiter, type RateOutcome, type WindowResult } from "./types";
+import { LRUCache } from "lru-cache";
+import { RATE_WINDOW_MS, requestWindows, type RateCheck, type RateLimiter, type RateOutcome, type WindowResult, type WindowSpec } from "./types";
+import { refusalAt, rolled, usedAt, windowResult, windowStart, type WindowCounts } from "./window";
+
+/** Identifiers kept at most: far above the live keys, accounts and failure windows of one process; the least recently used go first. */
+const MAX_WINDOWS = 100_000;
 
 /**
  * The embedded default: a sliding-window counter per identifier, the same
- * algorithm @upstash/ratelimit's slidingWindow uses, kept in this process.
- * Old windows are dropped as they expire, so memory stays bounded by the number
- * of identifiers active in the last two minutes.
+ * algorithm @upstash/ratelimit's slidingWindow uses (lib/ratelimit/window.ts),
+ * kept in this process. Windows idle for two minutes are dropped, and there are
+ * never more than MAX_WINDOWS, so memory stays bounded whatever identifiers
+ * requests claim.
  */
 export class MemoryRateLimiter implements RateLimiter {
   readonly kind = "memory" as const;
-  private readonly windows = new Map<string, { start: number; current: number; previous: number }>();
+  private readonly windows = new LRUCache<string, WindowCounts>({ max: MAX_WINDOWS });
   private lastSweep = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(readonly now: () => number = Date.now) {}
 
   async check(c: RateCheck): Promise<RateOutcome> {
+    const [key, account] = await this.hit(requestWindows(c));
+    return { key: key!, account: account! };
+  }
+
+  async hit(windows: readonly WindowSpec[]): Promise<WindowResult[]> {
     const t = this.now();
     this.sweep(t);
-    const keyId = `key:${c.keyId}:${c.rateClass}`;
-    const accountId = `account:${c.accountId}`;
-    const key = this.peek(keyId, c.keyLimit, t);
-    const account = this.peek(accountId, c.accountLimit, t);
-    // Count the request only when both windows admit it, as one decision.
-    if (key.success && account.success) {
-      this.hit(keyId, t);
-      this.hit(accountId, t);
+    const counts = windows.map((w) => this.counts(w.id, t));
+    const admits = windows.map((w, i) => usedAt(counts[i]!, t) < w.limit);
+    // Count the request only when every window admits it, as one decision.
+    if (admits.every(Boolean)) {
+      for (const [i, w] of windows.entries()) {
+        const c = { ...counts[i]!, current: counts[i]!.current + 1 };
+        counts[i] = c;
+        this.windows.set(w.id, c);
+      }
     }
-    return { key: this.finish(key, key.success && account.success), account: this.finish(account, key.success && account.success) };
+    return windows.map((w, i) => windowResult(counts[i]!, w.limit, t, admits[i]!));
   }
 
-  private finish(w: WindowResult & { used: number }, counted: boolean): WindowResult {
-    const remaining = counted ? Math.max(0, w.limit - w.used - 1) : Math.max(0, w.limit - w.used);
-    return { limit: w.limit, remaining: w.success ? remaining : 0, reset: w.reset, success: w.success };
+  knownRefusal(windows: readonly WindowSpec[]): WindowResult[] | null {
+    const t = this.now();
+    return refusalAt(windows, windows.map((w) => this.counts(w.id, t)), t);
   }
 
-  private peek(id: string, limit: number, t: number): WindowResult & { used: number } {
-    const start = t - (t % RATE_WINDOW_MS);
-    const w = this.roll(id, start);
-    const weight = 1 - (t - start) / RATE_WINDOW_MS;
-    const used = Math.floor(w.previous * weight) + w.current;
-    return { limit, used, reset: start + RATE_WINDOW_MS, success: used < limit, remaining: 0 };
-  }
-
-  private hit(id: string, t: number): void {
-    const w = this.roll(id, t - (t % RATE_WINDOW_MS));
-    w.current += 1;
-  }
-
-  private roll(id: string, start: number) {
-    let w = this.windows.get(id);
-    if (!w) {
-      w = { start, current: 0, previous: 0 };
-      this.windows.set(id, w);
-    } else if (w.start !== start) {
-      w.previous = w.start === start - RATE_WINDOW_MS ? w.current : 0;
-      w.current = 0;
-      w.start = start;
-    }
-    return w;
+  private counts(id: string, t: number): WindowCounts {
+    const c = this.windows.get(id);
+    return c ? rolled(c, t) : { start: windowStart(t), previous: 0, current: 0 };
   }
 
   private sweep(t: number): void {
     if (t - this.lastSweep < RATE_WINDOW_MS) return;
     this.lastSweep = t;
-    for (const [id, w] of this.windows) if (w.start < t - 2 * RATE_WINDOW_MS) this.windows.delete(id);
+    for (const [id, w] of this.windows.entries()) if (w.start < t - 2 * RATE_WINDOW_MS) this.windows.delete(id);
   }
 }

@@ -10,9 +10,23 @@ export interface WindowResult {
   limit: number;
   /** Requests left in the window after this one (0 when refused). */
   remaining: number;
-  /** Unix time in milliseconds at which the window has room again. */
+  /**
+   * Unix ms at which the next request would be admitted, if none is counted
+   * meanwhile: `Retry-After` (now, while requests remain).
+   */
+  retryAt: number;
+  /**
+   * Unix ms at which the whole quota is back (nothing counted any more), if
+   * none is counted meanwhile: `X-RateLimit-Reset` and the IETF draft's `t`.
+   */
   reset: number;
   success: boolean;
+}
+
+/** One window to count a request against: an identifier and its limit per minute. */
+export interface WindowSpec {
+  id: string;
+  limit: number;
 }
 
 export interface RateCheck {
@@ -34,12 +48,37 @@ export interface RateOutcome {
 
 export interface RateLimiter {
   readonly kind: "memory" | "upstash";
+  /** The clock this limiter decides by, Unix ms: header times are relative to it. */
+  readonly now: () => number;
   /**
    * Counts one request against the key's class window and the account's window,
    * in one round trip. Throws RateLimiterUnavailable when the store cannot
    * answer in time: the caller fails closed.
    */
   check(check: RateCheck): Promise<RateOutcome>;
+  /**
+   * Counts one event against every window, only when every window admits it
+   * (one decision, one round trip); answers each window's result, in order.
+   * `check` is this for the key and account windows; failed authentications
+   * use it with their own (lib/ratelimit/failures.ts). Throws
+   * RateLimiterUnavailable as `check` does.
+   */
+  hit(windows: readonly WindowSpec[]): Promise<WindowResult[]>;
+  /**
+   * What this process knows without asking the store: the results of those
+   * windows if one of them is known to refuse now, else null. Exact for the
+   * memory limiter; for Upstash, windows Redis refused earlier, until their
+   * `retryAt` (other processes can only make that later, never sooner).
+   */
+  knownRefusal(windows: readonly WindowSpec[]): WindowResult[] | null;
+}
+
+/** The windows of `check`: the key's class window and the account's. */
+export function requestWindows(c: RateCheck): [WindowSpec, WindowSpec] {
+  return [
+    { id: `key:${c.keyId}:${c.rateClass}`, limit: c.keyLimit },
+    { id: `account:${c.accountId}`, limit: c.accountLimit },
+  ];
 }
 
 export class RateLimiterUnavailable extends Error {

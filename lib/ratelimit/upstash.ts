@@ -1,13 +1,16 @@
-import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
+import { LRUCache } from "lru-cache";
 import {
   RATE_WINDOW_MS,
   RateLimiterUnavailable,
+  requestWindows,
   type RateCheck,
   type RateLimiter,
   type RateOutcome,
   type WindowResult,
+  type WindowSpec,
 } from "./types";
+import { refusalAt, rolled, usedAt, windowResult, windowStart, type WindowCounts } from "./window";
 
 export interface UpstashRateLimiterOptions {
   /** UPSTASH_REDIS_REST_URL */
@@ -20,56 +23,73 @@ export interface UpstashRateLimiterOptions {
   prefix?: string;
 }
 
-type Scope = "key" | "account";
-type LimitResponse = Awaited<ReturnType<Ratelimit["limit"]>>;
+/**
+ * Every window of one decision, atomically: reads each window's current and
+ * previous fixed-window counts, decides with @upstash/ratelimit's
+ * sliding-window formula, counts the event in every window only when every
+ * window admits it, and answers the counts so the caller can say exactly when
+ * quota comes back (@upstash/ratelimit answers the end of the fixed minute,
+ * which is not when a sliding window has room again, and no counts).
+ * KEYS: current, previous for each window. ARGV: now (ms), window (ms), limits...
+ * Answer: {admitted, previous1, current1, previous2, current2, ...}.
+ */
+const SLIDING_WINDOWS = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local weight = 1 - (now % window) / window
+local n = #KEYS / 2
+local counts = {}
+local admitted = 1
+for i = 1, n do
+  local current = tonumber(redis.call("GET", KEYS[2 * i - 1]) or "0")
+  local previous = tonumber(redis.call("GET", KEYS[2 * i]) or "0")
+  counts[2 * i - 1] = previous
+  counts[2 * i] = current
+  if math.floor(previous * weight) + current >= tonumber(ARGV[2 + i]) then admitted = 0 end
+end
+if admitted == 1 then
+  for i = 1, n do
+    local current = redis.call("INCR", KEYS[2 * i - 1])
+    if current == 1 then redis.call("PEXPIRE", KEYS[2 * i - 1], window * 2 + 1000) end
+    counts[2 * i] = current
+  end
+end
+local out = {admitted}
+for i = 1, 2 * n do out[i + 1] = counts[i] end
+return out
+`;
 
-/** Reasons @upstash/ratelimit may give that still mean "Redis (or its cache) decided". */
-const TRUSTED_REASONS = new Set<string | undefined>([undefined, "cacheBlock"]);
+/** Windows whose last known counts this process keeps, to refuse without a round trip (knownRefusal). */
+const MAX_KNOWN = 50_000;
 
 /**
- * The production limiter: the same two sliding windows as MemoryRateLimiter
- * (per key and rate class; per account), kept in Upstash Redis so every
- * serverless instance shares them.
+ * The production limiter: the same sliding windows as MemoryRateLimiter, kept
+ * in Upstash Redis so every serverless instance shares them, decided by one
+ * Lua script per check (SLIDING_WINDOWS): one HTTP round trip, one atomic
+ * decision over the key's and the account's window (a request refused by one
+ * window is not counted in the other), and the exact counts the headers need.
  *
- * Fails closed. @upstash/ratelimit fails open by default (after its `timeout` it
- * resolves `success: true, reason: "timeout"`), so: the Redis client has no
- * retries and aborts every HTTP request after `timeoutMs`; the limiters have
- * `timeout: 0`; and any throw, a `reason: "timeout"`, or any result of an
- * unexpected shape becomes RateLimiterUnavailable (the caller answers 503).
+ * Fails closed: the Redis client has no retries and aborts every HTTP request
+ * after `timeoutMs`, and any throw or any answer of an unexpected shape becomes
+ * RateLimiterUnavailable (the caller answers 503).
  *
- * One round trip: both windows are checked with Promise.all on one Redis client
- * with auto-pipelining, so the two EVALSHAs go out as one `/pipeline` request.
- *
- * Counting across the two windows. Redis checks each window on its own, so a
- * request refused by one window has already consumed a token in the other if
- * that one admitted it. To match the memory limiter ("a request counts only when
- * both windows admit it"), that token is given back (`rate: -1`) in `pending`,
- * after the response, and `remaining` is reported as if it had never been taken.
- * This is close, not exact:
- * - until the refund lands, a concurrent request sees one token fewer (it may be
- *   refused early; never admitted wrongly);
- * - the refund is skipped if the minute has rolled over meanwhile (it would go
- *   to the new window's bucket), and it is lost if Redis fails at that moment;
- *   in both cases the refused request keeps counting against the other window;
- * - ephemeralCache: once Redis has refused an identifier, its limiter object
- *   refuses it locally until the window's `reset`, without asking Redis; the
- *   memory limiter may admit a little earlier as the previous minute's weight
- *   decays. (A cache-refused request costs nothing in Redis and needs no refund.)
+ * The script is sent by hash (EVALSHA) and, the first time a Redis has not seen
+ * it, whole (EVAL). Its clock is this process's (`now`, as @upstash/ratelimit
+ * does), so tests can move it.
  */
 export class UpstashRateLimiter implements RateLimiter {
   readonly kind = "upstash" as const;
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly timeoutMs: number;
-  /**
-   * One Ratelimit per distinct (scope, limit), built on first use and kept: its
-   * ephemeralCache of blocked identifiers lives in the object, so building one
-   * per request would throw it away. Limits come from a handful of plans and
-   * overrides, so this stays small.
-   */
-  private readonly limiters = new Map<string, Ratelimit>();
+  private readonly script;
+  /** Last counts read per window: they only grow until they age out, so they bound what Redis would say from below. */
+  private readonly known = new LRUCache<string, WindowCounts>({ max: MAX_KNOWN });
 
-  constructor(opts: UpstashRateLimiterOptions) {
+  constructor(
+    opts: UpstashRateLimiterOptions,
+    readonly now: () => number = Date.now,
+  ) {
     if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1) throw new TypeError("timeoutMs must be a positive integer");
     this.timeoutMs = opts.timeoutMs;
     this.prefix = opts.prefix ?? "moc:ratelimit";
@@ -84,86 +104,50 @@ export class UpstashRateLimiter implements RateLimiter {
       enableAutoPipelining: true,
       enableTelemetry: false,
     });
-  }
-
-  private limiter(scope: Scope, limit: number): Ratelimit {
-    const id = `${scope}:${limit}`;
-    let l = this.limiters.get(id);
-    if (!l) {
-      l = new Ratelimit({
-        redis: this.redis,
-        limiter: Ratelimit.slidingWindow(limit, `${RATE_WINDOW_MS} ms`),
-        prefix: this.prefix,
-        timeout: 0, // never resolve "success: true" on a slow Redis
-        analytics: false,
-        ephemeralCache: new Map(),
-        enableTelemetry: false,
-      });
-      this.limiters.set(id, l);
-    }
-    return l;
+    this.script = this.redis.createScript<unknown>(SLIDING_WINDOWS);
   }
 
   async check(c: RateCheck): Promise<RateOutcome> {
-    for (const [name, v] of [["keyLimit", c.keyLimit], ["accountLimit", c.accountLimit]] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new TypeError(`${name} must be a non-negative integer, got ${v}`);
-    }
-    const keyId = `key:${c.keyId}:${c.rateClass}`;
-    const accountId = `account:${c.accountId}`;
-    const keyLimiter = this.limiter("key", c.keyLimit);
-    const accountLimiter = this.limiter("account", c.accountLimit);
-    const window = Math.floor(Date.now() / RATE_WINDOW_MS);
+    const [key, account] = await this.hit(requestWindows(c));
+    return { key: key!, account: account! };
+  }
 
-    let responses: [LimitResponse, LimitResponse];
+  async hit(windows: readonly WindowSpec[]): Promise<WindowResult[]> {
+    for (const w of windows) {
+      if (!Number.isInteger(w.limit) || w.limit < 0) throw new TypeError(`the limit of ${w.id} must be a non-negative integer, got ${w.limit}`);
+    }
+    const t = this.now();
+    const start = windowStart(t);
+    const index = start / RATE_WINDOW_MS;
+    const keys = windows.flatMap((w) => [`${this.prefix}:${w.id}:${index}`, `${this.prefix}:${w.id}:${index - 1}`]);
+    let reply: unknown;
     try {
-      // Both calls enqueue their command synchronously on the auto-pipeline: one HTTP request.
-      responses = await deadline(
-        Promise.all([keyLimiter.limit(keyId), accountLimiter.limit(accountId)]),
-        // The fetch is aborted at timeoutMs; this only bounds anything else.
-        this.timeoutMs + 100,
-      );
+      reply = await deadline(this.script.exec(keys, [String(t), String(RATE_WINDOW_MS), ...windows.map((w) => String(w.limit))]), this.timeoutMs + 100);
     } catch (err) {
       throw new RateLimiterUnavailable(`rate-limit store unavailable: ${describe(err)}`, { cause: err });
     }
-    const [k, a] = responses;
-    const key = toWindow(k, "key");
-    const account = toWindow(a, "account");
-    const admitted = key.success && account.success;
-
-    // Give back the token a refused request took from the window that admitted it.
-    let refund: Promise<unknown> = Promise.resolve();
-    if (!admitted && key.success !== account.success) {
-      const [limiter, id, w] = key.success ? [keyLimiter, keyId, key] : [accountLimiter, accountId, account];
-      w.remaining = Math.min(w.limit, w.remaining + 1);
-      refund = Promise.resolve().then(() =>
-        Math.floor(Date.now() / RATE_WINDOW_MS) === window ? limiter.limit(id, { rate: -1 }) : undefined,
-      );
+    const numbers = Array.isArray(reply) ? reply.map(Number) : [];
+    if (numbers.length !== 1 + 2 * windows.length || !numbers.every((n) => Number.isInteger(n) && n >= 0)) {
+      throw new RateLimiterUnavailable("rate-limit store gave no usable answer (malformed reply)");
     }
-    if (!key.success) key.remaining = 0;
-    if (!account.success) account.remaining = 0;
-
-    const pending = Promise.all([k.pending, a.pending, refund]).then(
-      () => undefined,
-      () => undefined, // background work only: a failure here must not reject after()
-    );
-    return { key, account, pending };
+    const admitted = numbers[0] === 1;
+    return windows.map((w, i) => {
+      const counts: WindowCounts = { start, previous: numbers[1 + 2 * i]!, current: numbers[2 + 2 * i]! };
+      this.known.set(w.id, counts);
+      // A window that admitted a refused event still says so (it was not counted there).
+      const admits = admitted || usedAt(counts, t) < w.limit;
+      return windowResult(counts, w.limit, t, admits);
+    });
   }
-}
 
-function toWindow(r: LimitResponse, scope: Scope): WindowResult {
-  const ok =
-    r !== null &&
-    typeof r === "object" &&
-    typeof r.success === "boolean" &&
-    TRUSTED_REASONS.has(r.reason) &&
-    [r.limit, r.remaining, r.reset].every((n) => typeof n === "number" && Number.isFinite(n)) &&
-    r.reset > 0;
-  if (!ok) {
-    // reason "timeout" (fail-open answer), "denyList", or a malformed reply.
-    const reason = r && typeof r === "object" ? (r.reason ?? "malformed reply") : "malformed reply";
-    throw new RateLimiterUnavailable(`rate-limit store gave no usable answer for the ${scope} window (${reason})`);
+  knownRefusal(windows: readonly WindowSpec[]): WindowResult[] | null {
+    const t = this.now();
+    const counts = windows.map((w) => {
+      const c = this.known.get(w.id);
+      return c ? rolled(c, t) : { start: windowStart(t), previous: 0, current: 0 };
+    });
+    return refusalAt(windows, counts, t);
   }
-  return { limit: r.limit, remaining: Math.max(0, r.remaining), reset: r.reset, success: r.success };
 }
 
 function deadline<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -25,4 +25,23 @@ export const pageQuery = (prefix: IdPrefix) =>
     cursor: cursorOf(prefix).optional().meta({ description: "Where the next page starts: copy it from the `Link: rel=\"next\"` header" }),
   });
 
+/**
+ * An optional list filter that takes one value or several, as OR:
+ * `?status=succeeded&status=failed`. Documented as an exploded form parameter
+ * (OpenAPI 3.1, 4.8.12.4: `style: form`, `explode: true`); the request wrapper
+ * hands it over as an array however often it was given (lib/http/query.ts).
+ */
+export const anyOf = <T extends z.ZodType>(item: T, description: string) => {
+  const text = `${description}. Repeat the parameter for several (any of them matches).`;
+  return z
+    .array(item)
+    .min(1)
+    .max(MAX_FILTER_VALUES)
+    .optional()
+    .meta({ description: text, param: { description: text, style: "form", explode: true } });
+};
+
+/** How many values one filter takes: enough for every status at once, few enough to bound the query. */
+export const MAX_FILTER_VALUES = 20;
+
 export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);

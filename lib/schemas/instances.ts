@@ -4,7 +4,7 @@ import { INSTANCE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES } from "../opera
 import { REGION_CODES } from "../regions";
 import { PLAN_NAMES } from "../plans";
 import { SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
-import { idOf, pageQuery, timestamp } from "./common";
+import { anyOf, idOf, pageQuery, timestamp } from "./common";
 import { agentsBody, integrationsBody, providerBody } from "./config";
 
 export const subdomainSchema = z
@@ -50,7 +50,7 @@ export const instanceResource = z
   .meta({ id: "Instance" });
 
 export const listInstancesQuery = z.strictObject({
-  status: z.enum(INSTANCE_STATUSES).optional().meta({ description: "Only instances in this status" }),
+  status: anyOf(z.enum(INSTANCE_STATUSES), "Only instances in this status"),
 });
 
 export const operationResource = z
@@ -67,9 +67,9 @@ export const operationResource = z
   .meta({ id: "Operation" });
 
 export const listOperationsQuery = pageQuery("op").extend({
-  instance_id: z.string().min(1).max(100).optional().meta({ description: "Only this instance's operations (its id or subdomain)" }),
-  status: z.enum(OPERATION_STATUSES).optional(),
-  type: z.enum(OPERATION_TYPES).optional(),
+  instance_id: anyOf(z.string().min(1).max(100), "Only this instance's operations (its id or subdomain)"),
+  status: anyOf(z.enum(OPERATION_STATUSES), "Only operations in this status"),
+  type: anyOf(z.enum(OPERATION_TYPES), "Only operations of this type"),
 });
 
 export const operationIdParam = idOf("op");

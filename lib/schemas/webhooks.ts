@@ -1,7 +1,7 @@
 import { z } from "zod";
 // The events an endpoint can subscribe to are listed once, in lib/webhooks/events.ts.
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
-import { pageQuery, timestamp } from "./common";
+import { anyOf, pageQuery, timestamp } from "./common";
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -94,7 +94,7 @@ export const deliveryResource = z
   .meta({ id: "WebhookDelivery" });
 
 export const listDeliveriesQuery = pageQuery("dlv").extend({
-  status: z.enum(DELIVERY_STATUSES).optional().meta({ description: "Only deliveries in this status" }),
+  status: anyOf(z.enum(DELIVERY_STATUSES), "Only deliveries in this status"),
 });
 
 export type CreateWebhookInput = z.output<typeof createWebhookBody>;

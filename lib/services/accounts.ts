@@ -1,4 +1,4 @@
-import { and, count, eq, isNull } from "drizzle-orm";
+import { and, count, eq, inArray, isNull } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
 import { account, apiKey, instance } from "@/db/schema";
 import type { ServiceContext } from "../context";
@@ -69,10 +69,11 @@ export async function revokeKeyByOperator(db: Queryable, idOrPrefix: string): Pr
   const where = idOrPrefix.startsWith("moc_")
     ? eq(apiKey.shortId, idOrPrefix.slice(4))
     : eq(apiKey.id, idOrPrefix);
+  // The row is locked FOR UPDATE, which waits for the key's mutations in flight (keyStateForCommit).
   const rows = await db
     .update(apiKey)
     .set({ revokedAt: new Date() })
-    .where(and(where, isNull(apiKey.revokedAt)))
+    .where(inArray(apiKey.id, db.select({ id: apiKey.id }).from(apiKey).where(and(where, isNull(apiKey.revokedAt))).for("update")))
     .returning({ id: apiKey.id });
   for (const r of rows) forgetKey(r.id);
   return rows.length > 0;

@@ -19,9 +19,13 @@ export function instanceUrl(subdomain: string): string {
   return domain === "localhost" ? `http://${subdomain}.localhost` : `https://${subdomain}.${domain}`;
 }
 
-/** A live instance of the account, by id or by subdomain (both address an instance); null when there is none. */
+/**
+ * A live instance of the account, by id or by subdomain (both address an
+ * instance); null when there is none. Hostnames are case-insensitive
+ * (RFC 4343): subdomains are stored lowercase, so `My-Assistant` finds `my-assistant`.
+ */
 export async function findInstance(db: Queryable, accountId: string, idOrSubdomain: string, opts: { lock?: boolean } = {}) {
-  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain);
+  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain.toLowerCase());
   const q = db
     .select()
     .from(instance)

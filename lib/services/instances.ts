@@ -1,4 +1,4 @@
-import { and, asc, count, eq, isNull } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
 import { account, instance } from "@/db/schema";
 import { config } from "../config";
 import { ApiError } from "../errors";
@@ -27,11 +27,11 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
   };
 }
 
-export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus }) {
+export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus[] }) {
   const rows = await ctx.db
     .select()
     .from(instance)
-    .where(and(eq(instance.accountId, ctx.account.id), isNull(instance.deletedAt), q.status ? eq(instance.status, q.status) : undefined))
+    .where(and(eq(instance.accountId, ctx.account.id), isNull(instance.deletedAt), q.status ? inArray(instance.status, q.status) : undefined))
     .orderBy(asc(instance.id));
   return rows.map((r) => toInstanceResource(r, ctx.account.plan));
 }

@@ -89,13 +89,27 @@ export async function getKey(ctx: ServiceContext, id: string) {
   return toKeyResource(row);
 }
 
-/** Revokes a key; the next request made with it is refused. */
+/**
+ * Revokes a key; the next request made with it is refused, and a mutation it
+ * has in flight does not commit (the wrapper checks the key inside the
+ * mutation's transaction). A key may revoke only keys whose every scope it
+ * holds itself, as it may only create such keys: otherwise 403
+ * insufficient_scope naming the scopes it lacks.
+ */
 export async function revokeKey(ctx: ServiceContext, id: string): Promise<void> {
-  const rows = await ctx.db
-    .update(apiKey)
-    .set({ revokedAt: new Date() })
+  // FOR UPDATE: waits for the key's mutations in flight (they hold FOR KEY SHARE until they commit).
+  const [target] = await ctx.db
+    .select({ scopes: apiKey.scopes })
+    .from(apiKey)
     .where(and(live(ctx.account.id), eq(apiKey.id, id)))
-    .returning({ id: apiKey.id });
-  if (rows.length === 0) throw notFound("API key", id);
+    .for("update");
+  if (!target) throw notFound("API key", id);
+  const lacking = missingScopes(ctx.key.scopes, target.scopes);
+  if (lacking.length > 0) {
+    throw new ApiError("insufficient_scope", `A key cannot revoke a key holding scopes it does not hold itself: ${lacking.join(", ")}.`, {
+      extra: { missing_scopes: lacking },
+    });
+  }
+  await ctx.db.update(apiKey).set({ revokedAt: new Date() }).where(eq(apiKey.id, id));
   forgetKey(id);
 }

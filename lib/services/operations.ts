@@ -124,15 +124,16 @@ export async function getOperation(ctx: ServiceContext, id: string): Promise<Ope
 
 export async function listOperations(
   ctx: ServiceContext,
-  q: PageQuery & { instance_id?: string; status?: OperationStatus; type?: OperationType },
+  q: PageQuery & { instance_id?: string[]; status?: OperationStatus[]; type?: OperationType[] },
 ) {
-  let instanceId: string | undefined;
+  let instanceIds: string[] | undefined;
   if (q.instance_id) {
     // Filtering by an instance also finds the history of a deleted one, by id.
-    instanceId = q.instance_id.startsWith("inst_")
-      ? q.instance_id
-      : (await findInstance(ctx.db, ctx.account.id, q.instance_id))?.id;
-    if (!instanceId) return { items: [], nextCursor: null };
+    const found = await Promise.all(
+      q.instance_id.map(async (v) => (v.startsWith("inst_") ? v : (await findInstance(ctx.db, ctx.account.id, v))?.id)),
+    );
+    instanceIds = found.filter((id): id is string => id !== undefined);
+    if (instanceIds.length === 0) return { items: [], nextCursor: null };
   }
   return paginate(
     q,
@@ -144,9 +145,9 @@ export async function listOperations(
         .where(
           and(
             eq(operation.accountId, ctx.account.id),
-            instanceId ? eq(operation.instanceId, instanceId) : undefined,
-            q.status ? eq(operation.status, q.status) : undefined,
-            q.type ? eq(operation.type, q.type) : undefined,
+            instanceIds ? inArray(operation.instanceId, instanceIds) : undefined,
+            q.status ? inArray(operation.status, q.status) : undefined,
+            q.type ? inArray(operation.type, q.type) : undefined,
             p.after,
           ),
         )

@@ -42,7 +42,7 @@ export function toDeliveryResource(row: DeliveryRow): DeliveryResource {
 // ---------------------------------------------------------------------------
 // The API
 
-export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: PageQuery & { status?: DeliveryStatus }) {
+export async function listDeliveries(ctx: ServiceContext, endpointId: string, q: PageQuery & { status?: DeliveryStatus[] }) {
   const endpoint = await findEndpoint(ctx, endpointId);
   return paginate(
     q,
@@ -51,7 +51,7 @@ export async function listDeliveries(ctx: ServiceContext, endpointId: string, q:
       ctx.db
         .select()
         .from(webhookDelivery)
-        .where(and(eq(webhookDelivery.endpointId, endpoint.id), q.status ? eq(webhookDelivery.status, q.status) : undefined, p.after))
+        .where(and(eq(webhookDelivery.endpointId, endpoint.id), q.status ? inArray(webhookDelivery.status, q.status) : undefined, p.after))
         .orderBy(p.orderBy)
         .limit(p.limit),
     toDeliveryResource,

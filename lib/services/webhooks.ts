@@ -20,11 +20,13 @@ export type EndpointRow = typeof webhookEndpoint.$inferSelect;
 
 /**
  * Which URLs are acceptable here: production takes https to public addresses
- * only; the embedded server also takes http:// loopback URLs, so a newcomer can
- * watch deliveries on their own machine.
+ * only; a process that is embedded in fact (or one that opts in with
+ * ALLOW_LOOPBACK_WEBHOOKS=1) also takes http:// loopback URLs, so a newcomer
+ * can watch deliveries on their own machine. Checked at registration and at
+ * every delivery.
  */
 export function webhookUrlMode(): WebhookUrlMode {
-  return { allowLoopbackHttp: !config().production };
+  return { allowLoopbackHttp: config().allowLoopbackWebhooks };
 }
 
 export function toEndpointResource(row: EndpointRow): WebhookEndpointResource {

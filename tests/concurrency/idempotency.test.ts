@@ -14,7 +14,7 @@ describe.skipIf(!pg)("Idempotency-Key while the first request executes", () => {
     const api = client(server.url, me.token);
     // Another session holds the key's lock, as the first request's transaction does while it runs.
     const other = await openDatabase({ kind: "pg", url: pg! });
-    const lockKey = `${me.accountId}:in-flight`;
+    const lockKey = `${me.keyId}:in-flight`; // stored requests are scoped to the API key
     await other.db.execute(sql`select pg_advisory_lock(hashtextextended(${lockKey}, 0))`);
     try {
       const res = await api.post("/api/v1/keys", { name: "k", scopes: ["read"] }, { headers: { "idempotency-key": "in-flight" } });

@@ -93,7 +93,7 @@ describe("Idempotency-Key", () => {
     await db
       .update(idempotencyKey)
       .set({ expiresAt: new Date(Date.now() - 1000) })
-      .where(and(eq(idempotencyKey.accountId, me.accountId), eq(idempotencyKey.key, "expiring")));
+      .where(and(eq(idempotencyKey.apiKeyId, me.keyId), eq(idempotencyKey.key, "expiring")));
     const again = await api.post("/api/v1/keys", { name: "new", scopes: ["read"] }, { headers: { "idempotency-key": "expiring" } });
     expect(again.status).toBe(201);
     expect(again.body.id).not.toBe(first.body.id);

@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { idempotencyKey, instance } from "@/db/schema";
+import { insertKey } from "@/lib/services/keys";
 import { operationRequested } from "@/lib/jobs/events";
 import { makeReconcile } from "@/inngest/functions/reconcile";
 import { makeRunOperation } from "@/inngest/functions/run-operation";
@@ -251,10 +252,11 @@ describe("reconcile: idempotency keys", () => {
   it("deletes expired keys and keeps live ones", async () => {
     const accountId = await newAccount();
     const db = await getDb();
+    const { id: apiKeyId } = await insertKey(db, accountId, { name: "idem", scopes: ["all"] });
     await db.insert(idempotencyKey).values([
-      { accountId, key: "expired-1", requestHash: "h1", responseStatus: 202, responseBody: "{}", expiresAt: ago(1000) },
-      { accountId, key: "expired-2", requestHash: "h2", expiresAt: ago(25 * 3600_000) },
-      { accountId, key: "live", requestHash: "h3", responseStatus: 202, responseBody: "{}", expiresAt: new Date(Date.now() + 3600_000) },
+      { accountId, apiKeyId, key: "expired-1", requestHash: "h1", responseStatus: 202, responseBody: "{}", expiresAt: ago(1000) },
+      { accountId, apiKeyId, key: "expired-2", requestHash: "h2", expiresAt: ago(25 * 3600_000) },
+      { accountId, apiKeyId, key: "live", requestHash: "h3", responseStatus: 202, responseBody: "{}", expiresAt: new Date(Date.now() + 3600_000) },
     ]);
 
     const { result } = await reconcile(new LocalProvider({ delayMs: 0 }));

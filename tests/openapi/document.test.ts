@@ -142,7 +142,7 @@ describe("the OpenAPI document", () => {
   });
 
   it("names the rate-limit headers the wrapper sends", () => {
-    const window = { limit: 10, remaining: 9, reset: 60_000, success: true };
+    const window = { limit: 10, remaining: 9, reset: 60_000, retryAt: 60_000, success: true };
     const sent = Object.keys(rateLimitHeaders("read", { key: window, account: window }, 0));
     expect(sent).toEqual(RATE_LIMIT_HEADERS.map((h) => h.toLowerCase()));
   });

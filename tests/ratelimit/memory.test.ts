@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryRateLimiter, RATE_WINDOW_MS } from "@/lib/ratelimit";
-import { accountCeiling, check, perClassLimit, windowsReset, type Harness } from "./scenarios";
+import { accountCeiling, check, perClassLimit, truthfulTimes, windowsReset, type Harness } from "./scenarios";
 
 function harness(): Harness {
   // 1 s into a window, with an injected clock.
@@ -24,6 +24,8 @@ describe("MemoryRateLimiter", () => {
 
   it("resets its windows as the injected clock moves (sliding weight of the previous minute)", () =>
     windowsReset(harness()));
+
+  it("says truthfully when a refused client is admitted and when the whole quota is back", () => truthfulTimes(harness()));
 
   it("forgets identifiers idle for more than two windows", async () => {
     const h = harness();

@@ -24,16 +24,21 @@ export async function perClassLimit(h: Harness) {
   const keyId = h.id("key");
   const accountId = h.id("acct");
   const base = { keyId, accountId, keyLimit: 5, accountLimit: 1000 } as const;
+  // Everything was counted in this fixed window: the whole quota is back once the next
+  // window's weight of them has decayed below one request (1 - 1/n of the way into it).
   const windowEnd = h.now() - (h.now() % RATE_WINDOW_MS) + RATE_WINDOW_MS;
+  // (To the millisecond, as floating point has it: the limiters compute the weight as @upstash/ratelimit does.)
+  const allBack = (n: number) => expect.toSatisfy((t: number) => Math.abs(t - (windowEnd + RATE_WINDOW_MS * (1 - 1 / n))) <= 1);
   for (let i = 0; i < 5; i++) {
     const o = await check(h, { ...base, rateClass: "heavy" });
-    expect(o.key).toEqual({ limit: 5, remaining: 4 - i, reset: windowEnd, success: true });
-    expect(o.account).toEqual({ limit: 1000, remaining: 999 - i, reset: windowEnd, success: true });
+    expect(o.key).toEqual({ limit: 5, remaining: 4 - i, retryAt: i < 4 ? h.now() : windowEnd + 1, reset: allBack(i + 1), success: true });
+    expect(o.account).toEqual({ limit: 1000, remaining: 999 - i, retryAt: h.now(), reset: allBack(i + 1), success: true });
   }
   const refused = await check(h, { ...base, rateClass: "heavy" });
-  expect(refused.key).toEqual({ limit: 5, remaining: 0, reset: windowEnd, success: false });
+  // All five were counted in this fixed window: the next is admitted just after it ends.
+  expect(refused.key).toEqual({ limit: 5, remaining: 0, retryAt: windowEnd + 1, reset: allBack(5), success: false });
   // Refused by the key window: it does not count against the account.
-  expect(refused.account).toEqual({ limit: 1000, remaining: 995, reset: windowEnd, success: true });
+  expect(refused.account).toEqual({ limit: 1000, remaining: 995, retryAt: h.now(), reset: allBack(5), success: true });
   // Another class of the same key has its own window.
   const read = await check(h, { ...base, rateClass: "read", keyLimit: 120 });
   expect(read.key).toMatchObject({ limit: 120, remaining: 119, success: true });
@@ -73,10 +78,43 @@ export async function windowsReset(h: Harness) {
   expect((await check(h, c)).key).toMatchObject({ success: true, remaining: 0 });
   const refused = await check(h, c);
   expect(refused.key.success).toBe(false);
-  expect(refused.key.reset).toBe(h.now() - (h.now() % RATE_WINDOW_MS) + RATE_WINDOW_MS);
+  // Exactly 30 s in, the previous minute's 4 weigh 2 (with the 2 of this one: 4, the limit); a
+  // millisecond later they weigh less than 2, which rounds down to 1: room for one more.
+  expect(refused.key.retryAt).toBe(h.now() + 1);
   // Two windows later nothing of the old counts is left.
   h.advance(2 * RATE_WINDOW_MS);
   expect((await check(h, c)).key).toMatchObject({ success: true, remaining: 3, limit: 4 });
+}
+
+/**
+ * The headers' promises kept, by the clock: a refused client that waits until
+ * `retryAt` is admitted (and not a millisecond earlier), and one that waits
+ * until `reset` finds the whole quota back.
+ */
+export async function truthfulTimes(h: Harness) {
+  const c = { keyId: h.id("key"), accountId: h.id("acct"), rateClass: "heavy", keyLimit: 5, accountLimit: 1000 } as const;
+  // A Pro key's heavy limit used up; a minute later the five still weigh 5 * 59/60, rounded down 4: one more fits.
+  for (let i = 0; i < 5; i++) expect((await check(h, c)).key.success).toBe(true);
+  h.advance(RATE_WINDOW_MS);
+  expect((await check(h, c)).key.success).toBe(true);
+  // Then one request every 12 s as the old five decay (a fixed-window reset would say: in 59 s).
+  for (let round = 0; round < 4; round++) {
+    const refused = await check(h, c);
+    expect(refused.key.success).toBe(false);
+    expect(refused.key.retryAt - h.now()).toBeLessThanOrEqual(12_000);
+    h.advance(refused.key.retryAt - h.now() - 1);
+    expect((await check(h, c)).key.success, "a millisecond early").toBe(false);
+    h.advance(1);
+    expect((await check(h, c)).key.success, `round ${round}: admitted at retryAt`).toBe(true);
+  }
+  // Five counted in this minute: the next one fits right after it, the whole quota 48 s into the next.
+  const last = await check(h, c);
+  expect(last.key.success).toBe(false);
+  const nextMinute = h.now() - (h.now() % RATE_WINDOW_MS) + RATE_WINDOW_MS;
+  expect(last.key.retryAt).toBe(nextMinute + 1);
+  expect(Math.abs(last.key.reset - (nextMinute + 48_000))).toBeLessThanOrEqual(1);
+  h.advance(last.key.reset - h.now());
+  for (let i = 0; i < 5; i++) expect((await check(h, c)).key, "the whole quota is back at reset").toMatchObject({ success: true, remaining: 4 - i });
 }
 
 /** A fixed script of requests over two keys of one account, for comparing two limiters step by step. */

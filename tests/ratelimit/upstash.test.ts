@@ -7,13 +7,12 @@ import {
   MemoryRateLimiter,
   RATE_WINDOW_MS,
   RateLimiterUnavailable,
-  UpstashRateLimiter,
   type RateCheck,
   type RateLimiter,
 } from "@/lib/ratelimit";
 import { serviceUrl } from "../support/services";
 import { startUpstashRelay, type UpstashRelay } from "../support/upstash-relay";
-import { accountCeiling, check, perClassLimit, script, windowsReset, type Harness } from "./scenarios";
+import { accountCeiling, check, perClassLimit, script, truthfulTimes, windowsReset, type Harness } from "./scenarios";
 
 const redisUrl = serviceUrl("tests/ratelimit/upstash.test.ts (UpstashRateLimiter on redis-server)", "REDIS_URL");
 const TIMEOUT_MS = 1000;
@@ -56,7 +55,7 @@ describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on
   });
 
   describe("limits (same scenarios as the memory limiter, on a frozen clock)", () => {
-    // Only Date is faked: the limiter and @upstash/ratelimit read Date.now(),
+    // Only Date is faked: the limiter reads Date.now() and hands it to its script,
     // while timers, fetch and abort signals stay real.
     beforeEach(() => {
       vi.useFakeTimers({ toFake: ["Date"] });
@@ -75,6 +74,7 @@ describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on
     it("refuses the N+1th request of a key's class, and keeps classes apart", () => perClassLimit(harness()));
     it("refuses across two keys at the account ceiling", () => accountCeiling(harness()));
     it("resets its windows as the clock moves", () => windowsReset(harness()));
+    it("says truthfully when a refused client is admitted and when the whole quota is back", () => truthfulTimes(harness()));
 
     it("answers exactly as the memory limiter does, step by step", async () => {
       const h = harness();
@@ -108,32 +108,28 @@ describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on
     expect(relay.requests).toBe(1); // nothing in the background either
   });
 
-  it("keeps one Ratelimit per distinct limit, whose ephemeral cache answers without Redis", async () => {
-    const limiter = upstash(relay) as UpstashRateLimiter;
-    const c = fresh({ keyLimit: 2, accountLimit: 2 });
-    await check({ limiter } as unknown as Harness, c);
-    await check({ limiter } as unknown as Harness, c);
-    relay.requests = 0;
-    const third = await check({ limiter } as unknown as Harness, c); // both windows refuse in Redis
-    expect(third.key.success || third.account.success).toBe(false);
-    expect(relay.requests).toBe(1);
-    const fourth = await check({ limiter } as unknown as Harness, c); // both identifiers are blocked in the local cache
-    expect(fourth.key).toMatchObject({ success: false, remaining: 0, limit: 2 });
-    expect(fourth.account).toMatchObject({ success: false, remaining: 0, limit: 2 });
-    expect(relay.requests).toBe(1);
-    // Another key with the same limit shares the same limiter object (2 objects in all).
-    await limiter.check(fresh({ keyLimit: 2, accountLimit: 2 }));
-    expect((limiter as unknown as { limiters: Map<string, unknown> }).limiters.size).toBe(2);
-  });
-
-  it("hands back a pending promise that settles (never rejects), refund included", async () => {
+  it("decides both windows at once: a request one window refuses is not counted in the other", async () => {
     const limiter = upstash(relay);
     const c = fresh({ keyLimit: 5, accountLimit: 1 });
     await check({ limiter } as unknown as Harness, c);
-    const refused = await limiter.check(c); // account refuses; key admitted, so its token is given back
+    const refused = await limiter.check(c); // the account refuses; the key window admits but does not count it
     expect(refused.account.success).toBe(false);
     expect(refused.key).toMatchObject({ success: true, remaining: 4 });
-    await expect(refused.pending).resolves.toBeUndefined();
+    const again = await limiter.check(c);
+    expect(again.key).toMatchObject({ success: true, remaining: 4 });
+  });
+
+  it("knows, without a round trip, a window Redis refused, until it admits again", async () => {
+    const limiter = upstash(relay);
+    const c = fresh({ keyLimit: 2, accountLimit: 100 });
+    const windows = [{ id: `key:${c.keyId}:${c.rateClass}`, limit: 2 }];
+    expect(limiter.knownRefusal(windows)).toBeNull();
+    await limiter.check(c);
+    await limiter.check(c);
+    relay.requests = 0;
+    const known = limiter.knownRefusal(windows);
+    expect(relay.requests).toBe(0);
+    expect(known).toEqual([expect.objectContaining({ success: false, remaining: 0, limit: 2 })]);
   });
 
   describe("fails closed", () => {

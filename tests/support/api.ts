@@ -4,13 +4,18 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { processRuntime } from "@/inngest/runtime";
 import { hasInstalledDeps } from "@/lib/deps";
+import { handleAtFrontDoor } from "@/lib/http/front-door";
 
 /**
  * The API's route files served over real HTTP, as Next.js would route them:
  * static segments before [param] before [...catchAll]. Tests talk to it with
  * fetch, like any client; no handler is called directly.
  */
-type Segment = { kind: "static"; value: string } | { kind: "param"; name: string } | { kind: "catchAll"; name: string };
+type Segment =
+  | { kind: "static"; value: string }
+  | { kind: "param"; name: string }
+  | { kind: "catchAll"; name: string }
+  | { kind: "optionalCatchAll"; name: string };
 interface RouteFile {
   segments: Segment[];
   file: string;
@@ -24,7 +29,9 @@ export function discoverRoutes(dir = path.join(APP_DIR, "api")): RouteFile[] {
     for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
       if (entry.isDirectory()) {
         const n = entry.name;
-        const seg: Segment = n.startsWith("[...")
+        const seg: Segment = n.startsWith("[[...")
+          ? { kind: "optionalCatchAll", name: n.slice(5, -2) }
+          : n.startsWith("[...")
           ? { kind: "catchAll", name: n.slice(4, -1) }
           : n.startsWith("[")
             ? { kind: "param", name: n.slice(1, -1) }
@@ -43,8 +50,8 @@ function match(route: RouteFile, parts: string[]): Record<string, string | strin
   const params: Record<string, string | string[]> = {};
   for (let i = 0; i < route.segments.length; i++) {
     const seg = route.segments[i]!;
-    if (seg.kind === "catchAll") {
-      if (i >= parts.length) return null;
+    if (seg.kind === "catchAll" || seg.kind === "optionalCatchAll") {
+      if (seg.kind === "catchAll" && i >= parts.length) return null;
       params[seg.name] = parts.slice(i);
       return params;
     }
@@ -56,7 +63,8 @@ function match(route: RouteFile, parts: string[]): Record<string, string | strin
   return route.segments.length === parts.length ? params : null;
 }
 
-const rank = (r: RouteFile) => r.segments.map((s) => (s.kind === "static" ? "0" : s.kind === "param" ? "1" : "2")).join("");
+const RANK = { static: "0", param: "1", catchAll: "2", optionalCatchAll: "3" } as const;
+const rank = (r: RouteFile) => r.segments.map((s) => RANK[s.kind]).join("");
 
 export interface TestServer {
   url: string;
@@ -77,6 +85,8 @@ export async function startApiServer(): Promise<TestServer> {
     return modules.get(file)!;
   };
   const server = http.createServer(async (req, res) => {
+    // What Next.js serves sits behind the front door (installed by instrumentation.ts): so does this.
+    if (handleAtFrontDoor(req, res)) return;
     try {
       const url = new URL(req.url ?? "/", `http://${req.headers.host}`);
       const parts = url.pathname.split("/").filter(Boolean);

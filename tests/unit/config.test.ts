@@ -68,3 +68,57 @@ describe("the verified-key cache setting", () => {
     expect(() => loadConfig({ API_KEY_CACHE_SECONDS: "-1" })).toThrow(/API_KEY_CACHE_SECONDS/);
   });
 });
+
+describe("which rules apply (DESIGN 2: embedded relaxations only for a process embedded in fact)", () => {
+  const fly = { INSTANCE_PROVIDER: "fly", FLY_API_TOKEN: "t", FLY_ORG_SLUG: "o", INSTANCE_DOMAIN: "example.com" };
+  it("is embedded with nothing configured, with the in-memory database of the tests, and with an Inngest dev server", () => {
+    for (const env of [{}, { DATABASE_URL: "memory://" }, { DATABASE_URL: "memory://?template=%2Ftmp%2Fx.tar" }, { INNGEST_DEV: "1" }]) {
+      const c = loadConfig(env);
+      expect(c.rules, JSON.stringify(env)).toEqual({ mode: "embedded", because: [] });
+      expect(c.allowLoopbackWebhooks).toBe(true);
+      expect(c.trustForwardedHost).toBe(true);
+      expect(c.clientAddressHeaders).toEqual([]);
+    }
+  });
+
+  it("is production as soon as any production service is configured, naming it, without VERCEL or REQUIRE_SERVICES", () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ DATABASE_URL: "postgres://u:p@db.internal/x" }, "DATABASE_URL"],
+      [{ UPSTASH_REDIS_REST_URL: "https://x.upstash.io", UPSTASH_REDIS_REST_TOKEN: "t" }, "UPSTASH_REDIS_REST_URL"],
+      [{ INNGEST_EVENT_KEY: "e", INNGEST_SIGNING_KEY: "s" }, "INNGEST_EVENT_KEY"],
+      [fly, "INSTANCE_PROVIDER=fly"],
+    ];
+    for (const [env, because] of cases) {
+      const c = loadConfig(env);
+      expect(c.rules, because).toEqual({ mode: "production", because: [because] });
+      expect(c.allowLoopbackWebhooks, because).toBe(false);
+      expect(c.trustForwardedHost, because).toBe(false);
+    }
+    // The deployment: everything real, no flag.
+    const all = loadConfig({ DATABASE_URL: "postgres://u:p@db.internal/x", UPSTASH_REDIS_REST_URL: "https://x.upstash.io", UPSTASH_REDIS_REST_TOKEN: "t", INNGEST_EVENT_KEY: "e", INNGEST_SIGNING_KEY: "s", ...fly });
+    expect(all.rules.because).toEqual(["DATABASE_URL", "UPSTASH_REDIS_REST_URL", "INNGEST_EVENT_KEY", "INSTANCE_PROVIDER=fly"]);
+    expect(all.allowLoopbackWebhooks).toBe(false);
+  });
+
+  it("takes each relaxation back only by an explicit, documented setting", () => {
+    const base = { DATABASE_URL: "postgres://u:p@db.internal/x" };
+    expect(loadConfig({ ...base, ALLOW_LOOPBACK_WEBHOOKS: "1" })).toMatchObject({ allowLoopbackWebhooks: true, trustForwardedHost: false, rules: { mode: "production" } });
+    expect(loadConfig({ ...base, TRUST_FORWARDED_HOST: "1" })).toMatchObject({ allowLoopbackWebhooks: false, trustForwardedHost: true });
+    expect(() => loadConfig({ ...base, ALLOW_LOOPBACK_WEBHOOKS: "yes" })).toThrow(/ALLOW_LOOPBACK_WEBHOOKS/);
+  });
+
+  it("on Vercel trusts the host its proxy sets and the client address in Vercel's own headers", () => {
+    const c = loadConfig({
+      VERCEL: "1",
+      DATABASE_URL: "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db",
+      API_KEY_PEPPERS: "1:" + "a".repeat(40),
+      ENCRYPTION_KEYS: "1:" + Buffer.alloc(32, 1).toString("base64"),
+      UPSTASH_REDIS_REST_URL: "https://x.upstash.io",
+      UPSTASH_REDIS_REST_TOKEN: "t",
+      INNGEST_EVENT_KEY: "e",
+      INNGEST_SIGNING_KEY: "s",
+      ...fly,
+    });
+    expect(c).toMatchObject({ allowLoopbackWebhooks: false, trustForwardedHost: true, clientAddressHeaders: ["x-vercel-forwarded-for", "x-real-ip"] });
+  });
+});

@@ -30,9 +30,10 @@ afterAll(async () => {
   await receiver.close();
 });
 
-/** Production mode (Vercel, REQUIRE_SERVICES=1) decides which URLs are accepted; the rest of the test config stays. */
+/** Production rules (any production service configured, DESIGN 2) decide which URLs are accepted; the rest of the test config stays. */
+const embeddedRules = config().allowLoopbackWebhooks;
 function productionMode(on: boolean) {
-  config().production = on;
+  config().allowLoopbackWebhooks = on ? false : embeddedRules;
 }
 beforeEach(() => {
   jobs.reset();

@@ -58,9 +58,11 @@ describe("dispatch-webhooks and deliver-webhook on Inngest", () => {
     });
     const dispatched = await dispatch.execute();
     expect(dispatched.error).toBeUndefined();
-    expect(dispatched.result).toMatchObject({ messages: 1, deliveries: 1 });
+    // On a shared Postgres server, test files running beside this one may have messages in the outbox
+    // too: the fan-out takes them all, so only this message's delivery is checked.
+    expect((dispatched.result as { messages: number }).messages).toBeGreaterThanOrEqual(1);
     expect(dispatched.ctx.step.sendEvent).toHaveBeenCalledWith("deliver-0", expect.any(Array));
-    const events = sentToInngest.splice(0);
+    const events = sentToInngest.splice(0).filter((e) => e.data.endpoint_id === ep.body.id);
     expect(events).toEqual([
       expect.objectContaining({ name: webhookDeliveryRequested.name, id: expect.stringMatching(/^dlv_.*-r1-a0$/), data: { delivery_id: expect.stringMatching(/^dlv_/), endpoint_id: ep.body.id, round: 1 } }),
     ]);

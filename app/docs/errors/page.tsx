@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
 import { CodeBlock, Inline, SiteFooter, SiteHeader } from "../_components/content";
-import { baseUrlFromHeaders } from "@/lib/http/base-url";
+import { baseUrlFromHeaders, exampleBaseUrl } from "@/lib/http/base-url";
 import { errorDocs, exampleProblem } from "@/lib/openapi/errors";
 
 export const metadata: Metadata = {
@@ -11,7 +11,7 @@ export const metadata: Metadata = {
 
 // Each problem's `type` is /docs/errors#<code>: every code below has that anchor.
 export default async function ErrorsPage() {
-  const base = baseUrlFromHeaders(await headers());
+  const base = exampleBaseUrl(baseUrlFromHeaders(await headers()));
   const codes = errorDocs();
   const example = JSON.stringify({ ...exampleProblem("insufficient_scope"), detail: "This request needs the `instance:write` scope, which this key does not have." }, null, 2);
   return (

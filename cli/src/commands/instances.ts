@@ -29,11 +29,11 @@ export function registerInstances(program: Command): void {
     .alias("instance")
     .description("create, list, start, stop, restart, back up, restore and delete instances");
 
-  leaf<Common & { status?: string }>(instances, "ls", "list the account's instances", async (s, _args, o) => {
+  leaf<Common & { status?: string[] }>(instances, "ls", "list the account's instances", async (s, _args, o) => {
     const { data } = await s.ok(s.api.GET("/api/v1/instances", { params: { query: { status: o.status as Query<"/api/v1/instances">["status"] } } }));
     if (o.json) return printJson(data);
     printTable(data, COLUMNS, "No instances.");
-  }).option("--status <status>", "only instances in this status (running, stopped, failed, ...)");
+  }).option("--status <status...>", "only instances in this status (running, stopped, failed, ...; several: any of them)");
 
   leaf(instances, "get <instance>", "show one instance", async (s, [id], o) => {
     const { data } = await s.ok(s.api.GET("/api/v1/instances/{id}", { params: { path: { id: id! } } }));

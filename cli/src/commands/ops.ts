@@ -19,15 +19,15 @@ export function registerOperations(program: Command): void {
   const ops = program.command("ops").alias("operations").description("list, show and wait for operations");
 
   paged(
-    leaf<Common & PageOptions & { instance?: string; status?: string; type?: string }>(ops, "ls", "list operations, newest first", async (s, _args, o) => {
+    leaf<Common & PageOptions & { instance?: string[]; status?: string[]; type?: string[] }>(ops, "ls", "list operations, newest first", async (s, _args, o) => {
       const filter: Q = { instance_id: o.instance, status: o.status as Q["status"], type: o.type as Q["type"] };
       const rows = await pages(o, (page) => s.ok(s.api.GET("/api/v1/operations", { params: { query: { ...filter, ...page } } })));
       if (o.json) return printJson(rows);
       printTable(rows, COLUMNS, "No operations.");
     })
-      .option("--instance <instance>", "only this instance's (its id or subdomain)")
-      .option("--status <status>", "pending, running, succeeded or failed")
-      .option("--type <type>", "e.g. instance.restart"),
+      .option("--instance <instance...>", "only these instances' (an id or subdomain; several: any of them)")
+      .option("--status <status...>", "pending, running, succeeded or failed (several: any of them)")
+      .option("--type <type...>", "e.g. instance.restart (several: any of them)"),
   );
 
   leaf(ops, "get <operation>", "show one operation", async (s, [id], o) => {

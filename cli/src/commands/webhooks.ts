@@ -55,12 +55,12 @@ export function registerWebhooks(program: Command): void {
     .option("--description <text>", "a note for people");
 
   paged(
-    leaf<Common & PageOptions & { status?: string }>(webhooks, "deliveries <endpoint>", "list an endpoint's deliveries and their attempts, newest first", async (s, [id], o) => {
+    leaf<Common & PageOptions & { status?: string[] }>(webhooks, "deliveries <endpoint>", "list an endpoint's deliveries and their attempts, newest first", async (s, [id], o) => {
       const status = o.status as Query<"/api/v1/webhooks/{id}/deliveries">["status"];
       const rows = await pages(o, (page) => s.ok(s.api.GET("/api/v1/webhooks/{id}/deliveries", { params: { path: { id: id! }, query: { status, ...page } } })));
       if (o.json) return printJson(rows);
       printTable(rows, DELIVERY_COLUMNS, "No deliveries.");
-    }).option("--status <status>", "pending, succeeded or failed"),
+    }).option("--status <status...>", "pending, succeeded or failed (several: any of them)"),
   );
 
   mutation(webhooks, "rotate-secret <endpoint>", "make a new signing secret (the old one signs alongside it for 24 h)", async (s, [id], o, header) => {

@@ -16,6 +16,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { config } from "@/lib/config";
+import { ApiError } from "@/lib/errors";
+import { problem, routeNotFound } from "@/lib/http/route";
 
 export const dynamic = "force-dynamic";
 
@@ -26,18 +28,19 @@ let payload: string | undefined;
 const enabled = () => process.env.BENCH_BARE_ROUTE === "1";
 
 /** Disabled, every method answers 404 (not 405), as if the route did not exist. */
-async function other(): Promise<Response> {
-  return new Response(null, { status: enabled() ? 405 : 404, headers: enabled() ? { allow: "GET, HEAD" } : {} });
+async function other(req: Request): Promise<Response> {
+  if (!enabled()) return routeNotFound(req);
+  return problem(req, new ApiError("method_not_allowed", `${req.method} is not allowed here. Allowed: GET, HEAD.`, { headers: { allow: "GET, HEAD" } }));
 }
 export { other as POST, other as PUT, other as PATCH, other as DELETE, other as OPTIONS };
 
-export async function GET(): Promise<Response> {
-  if (!enabled()) return new Response(null, { status: 404 });
+export async function GET(req: Request): Promise<Response> {
+  if (!enabled()) return routeNotFound(req);
   if (payload === undefined) {
     try {
       payload = await readFile(path.join(config().dataDir, PAYLOAD_FILE), "utf8");
     } catch {
-      return new Response(null, { status: 503 }); // the bench has not written it yet
+      return problem(req, new ApiError("service_unavailable", "The benchmark has not written its payload yet.")); // the bench has not written it yet
     }
   }
   return new Response(payload, { status: 200, headers: { "content-type": "application/json", "cache-control": "no-store" } });

@@ -12,6 +12,8 @@ export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
   }),
   DELETE: endpoint({
     summary: "Revoke an API key",
+    description:
+      "The next request made with the key is refused, and a mutation it still has in flight does not commit. A key can revoke only keys whose every scope it holds itself (otherwise 403 `insufficient_scope` with `missing_scopes`).",
     scope: "keys:write",
     response: { status: 204, description: "Revoked: the next request made with it is refused" },
     handler: async (ctx, { params }) => {
