@@ -226,6 +226,37 @@ describe("what a restore refuses", () => {
   });
 });
 
+describe("Idempotency-Key on backups and restores", () => {
+  it("a repeated backup request replays the first answer and takes no second backup; a key reused for another restore is 422", async () => {
+    const { api } = await newUser();
+    const { id } = await createRunningInstance(api, uniqueSubdomain("idb"));
+    const headers = { "idempotency-key": `nightly-2026-11-30-${id}` };
+    const first = await api.post(`/api/v1/instances/${id}/backups`, undefined, { headers });
+    expect(first.status).toBe(202);
+    expect((await waitForOperation(api, first.body.id)).body.status).toBe("succeeded");
+    const again = await api.post(`/api/v1/instances/${id}/backups`, undefined, { headers });
+    expect(again.status).toBe(202);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    const backups = (await api.get(`/api/v1/instances/${id}/backups`)).body as { id: string }[];
+    expect(backups).toHaveLength(1);
+    expect((await api.get(`/api/v1/operations?instance_id=${id}&type=instance.backup`)).body).toHaveLength(1);
+
+    // A restore retried with its key runs once; the same key for a different backup is refused.
+    const restoreKey = { "idempotency-key": `undo-${id}` };
+    const restore = await api.post(`/api/v1/instances/${id}/restore`, { backup_id: backups[0]!.id }, { headers: restoreKey });
+    expect(restore.status).toBe(202);
+    expect((await waitForOperation(api, restore.body.id)).body.status).toBe("succeeded");
+    const retried = await api.post(`/api/v1/instances/${id}/restore`, { backup_id: backups[0]!.id }, { headers: restoreKey });
+    expect(retried.headers.get("idempotent-replayed")).toBe("true");
+    expect(retried.body.id).toBe(restore.body.id);
+    const other = await api.post(`/api/v1/instances/${id}/restore`, { backup_id: newId("bkp") }, { headers: restoreKey });
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe("idempotency_key_reused");
+    expect((await api.get(`/api/v1/operations?instance_id=${id}&type=instance.restore`)).body).toHaveLength(1);
+  });
+});
+
 describe("GET /api/v1/instances/{id}/backups", () => {
   it("pages newest first with a Link to the next page, and leaves out expired backups", async () => {
     const { api, me } = await newUser();
