@@ -1,11 +1,13 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { backup, instance, webhookMessage } from "@/db/schema";
 import { ComputeError } from "@/lib/compute/types";
 import { LocalProvider } from "@/lib/compute/local";
+import { resetConfig } from "@/lib/config";
 import { installedDeps } from "@/lib/deps";
 import { newId } from "@/lib/ids";
 import { operatorToken } from "@/lib/operator/access";
@@ -291,7 +293,19 @@ describe("GET /api/v1/instances/{id}/backups", () => {
   });
 });
 
-describe("backup retention follows the plan (operator commands, embedded)", () => {
+describe("backup retention follows the plan (operator commands, run by the server)", () => {
+  // The operator endpoint as production has it, whatever the leg's database
+  // (a Postgres server means production rules: no generated embedded token).
+  const saved = process.env.OPERATOR_TOKEN;
+  beforeAll(() => {
+    process.env.OPERATOR_TOKEN = randomBytes(32).toString("base64url");
+    resetConfig();
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.OPERATOR_TOKEN;
+    else process.env.OPERATOR_TOKEN = saved;
+    resetConfig();
+  });
   const operator = async (command: string, args: Record<string, unknown>) => {
     const res = await fetch(new URL("/api/operator/run", server.url), {
       method: "POST",
