@@ -22,7 +22,7 @@ describe("the composition root", () => {
 
   it("hands every function the same deps, and sends to its own runner", async () => {
     const rt = createRuntime(config(), { now: () => new Date(Date.UTC(2030, 0, 1)) });
-    expect(rt.functions.map((f) => f.id).sort()).toEqual(["deliver-webhook", "dispatch-webhooks", "reconcile", "run-operation"]);
+    expect(rt.functions.map((f) => f.id).sort()).toEqual(["deliver-webhook", "dispatch-webhooks", "reconcile", "run-operation", "schedule-backup-sync", "sync-instance-backups"]);
     expect(rt.deps.now().toISOString()).toBe("2030-01-01T00:00:00.000Z");
     await rt.deps.send([]); // nothing to send: no run
     // An operation event for an operation that does not exist: the run finds nothing to do, on this runtime's runner.
@@ -36,6 +36,6 @@ describe("the composition root", () => {
     const rt = createRuntime({ ...config(), jobs: { kind: "inngest", eventKey: "evt", signingKey: undefined, dev: false, baseUrl: undefined } });
     expect(rt.kind).toBe("inngest");
     expect(rt.runner).toBeNull();
-    expect(rt.functions).toHaveLength(4);
+    expect(rt.functions).toHaveLength(6);
   });
 });
