@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   boolean,
   index,
   type AnyPgColumn,
@@ -14,6 +15,8 @@ import {
 import type { HealthStatus } from "@/lib/operations/health";
 import { UNFINISHED, type InstanceStatus, type OperationStatus, type OperationType } from "@/lib/operations/lifecycle";
 import { UNFINISHED_ROLLOUT, type RolloutState } from "@/lib/operations/rollouts";
+import type { BackupKind } from "@/lib/backups";
+import type { SnapshotStatus } from "@/lib/compute/types";
 import type { LimitOverrides, PlanName } from "@/lib/plans";
 import type { Scope } from "@/lib/scopes";
 
@@ -114,6 +117,13 @@ export const instance = pgTable(
     healthCheckedAt: ts("health_checked_at"),
     /** When the regular observation last got an answer about its machine; null: never. */
     observedAt: ts("observed_at"),
+    /** When its newest ready backup was taken (scheduled or on demand); null: none yet. */
+    lastBackupAt: ts("last_backup_at"),
+    /**
+     * The snapshot retention (days) last set on its volume by this platform; null for a volume
+     * made before backups existed. The backup sync sets it to the plan's wherever it differs.
+     */
+    backupRetentionDays: integer("backup_retention_days"),
   },
   (t) => [
     // A subdomain is unique among live instances only: a deleted one frees it.
@@ -159,6 +169,45 @@ export const operation = pgTable(
       .where(isUnfinished(t.status)),
     // Retention removes finished operations by age, a batch at a time; the metrics read an account's finished ones.
     index("operation_completed_idx").on(t.completedAt).where(sql`${t.completedAt} is not null`),
+  ],
+);
+
+/**
+ * An instance's backups: the snapshots of its volumes, the provider's daily ones
+ * (synchronised from its snapshot list) and those an `instance.backup` took.
+ * The `bkp_` id is ours; `snapshot_id` is the provider's.
+ */
+export const backup = pgTable(
+  "backup",
+  {
+    /** `bkp_...`, made from the snapshot's creation time, so ids sort as the backups were taken. */
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => account.id, { onDelete: "cascade" }),
+    instanceId: text("instance_id")
+      .notNull()
+      .references(() => instance.id, { onDelete: "cascade" }),
+    /** The volume it is a snapshot of: an instance gets a new volume with each restore, and the old one's snapshots stay. */
+    volumeId: text("volume_id").notNull(),
+    /** The provider's snapshot id; null while an on-demand snapshot has not shown its id yet. */
+    snapshotId: text("snapshot_id"),
+    kind: text("kind").$type<BackupKind>().notNull(),
+    status: text("status").$type<SnapshotStatus>().notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }),
+    /** The instance.backup operation that took it; null for a scheduled one. */
+    operationId: text("operation_id").references(() => operation.id, { onDelete: "set null" }),
+    createdAt: ts("created_at").notNull(),
+    /** When the provider deletes it (created_at + its retention); null until known. */
+    expiresAt: ts("expires_at"),
+  },
+  (t) => [
+    // The sync upserts by the provider's id: a snapshot is recorded once per instance.
+    uniqueIndex("backup_snapshot_key").on(t.instanceId, t.snapshotId),
+    // A retried backup step finds the row it already wrote.
+    uniqueIndex("backup_operation_key").on(t.operationId),
+    // GET /instances/{id}/backups: newest first, in cursor pages.
+    index("backup_instance_idx").on(t.instanceId, t.id),
   ],
 );
 

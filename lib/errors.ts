@@ -129,6 +129,11 @@ export const ERROR_CODES = {
     title: "Invalid instance state",
     advice: "The request does not make sense in the instance's current `status` (e.g. starting a running instance). Read the instance, then act on its state.",
   },
+  backup_not_ready: {
+    status: 409,
+    title: "Backup not ready",
+    advice: "Only a `ready` backup can be restored. A `creating` one is ready within minutes (list the backups again); a `failed` one never will be: pick another.",
+  },
   idempotency_key_in_use: {
     status: 409,
     title: "Idempotency key in use",

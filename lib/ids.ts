@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 
 /** Every id prefix the API uses; an id's prefix says what it names. */
-export const ID_PREFIXES = ["usr", "key", "inst", "op", "wh", "msg", "dlv", "req", "rol"] as const;
+export const ID_PREFIXES = ["usr", "key", "inst", "op", "wh", "msg", "dlv", "req", "rol", "bkp"] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: sorts like the values it encodes

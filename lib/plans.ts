@@ -1,13 +1,13 @@
 import type { RateClass } from "./ratelimit/types";
 
 /**
- * The plans table (DESIGN 3.3): the one place these numbers live.
- * Rate limits are requests per minute.
+ * The plans table (DESIGN 3.3, 3.9): the one place these numbers live.
+ * Rate limits are requests per minute; backup retention is in days.
  */
 export const PLANS = {
-  starter: { apiAccess: false, instances: 1, rate: { read: 0, write: 0, heavy: 0 }, accountPerMinute: 0 },
-  pro: { apiAccess: true, instances: 6, rate: { read: 120, write: 30, heavy: 5 }, accountPerMinute: 1000 },
-  business: { apiAccess: true, instances: 21, rate: { read: 240, write: 60, heavy: 10 }, accountPerMinute: 2000 },
+  starter: { apiAccess: false, instances: 1, rate: { read: 0, write: 0, heavy: 0 }, accountPerMinute: 0, backupRetentionDays: 5 },
+  pro: { apiAccess: true, instances: 6, rate: { read: 120, write: 30, heavy: 5 }, accountPerMinute: 1000, backupRetentionDays: 7 },
+  business: { apiAccess: true, instances: 21, rate: { read: 240, write: 60, heavy: 10 }, accountPerMinute: 2000, backupRetentionDays: 30 },
 } as const satisfies Record<string, Plan>;
 
 export interface Plan {
@@ -15,6 +15,13 @@ export interface Plan {
   instances: number;
   rate: Record<RateClass, number>;
   accountPerMinute: number;
+  /**
+   * How long an instance's backups are kept: the `snapshot_retention` of its
+   * volume, which Fly applies to the daily snapshots and the on-demand ones
+   * (1-60 days; Fly's default, 5, for starter). See
+   * https://fly.io/docs/volumes/snapshots/ ("Set or change the snapshot retention period").
+   */
+  backupRetentionDays: number;
 }
 
 export const PLAN_NAMES = Object.keys(PLANS) as PlanName[];

@@ -2,7 +2,8 @@ import { z } from "zod";
 
 /**
  * The scopes a key can hold: the 11 of the product page, plus the two that
- * manage webhook endpoints. Every other scope fact derives from this tuple.
+ * manage webhook endpoints and the two of an instance's backups (DESIGN 3.9).
+ * Every other scope fact derives from this tuple.
  */
 export const SCOPES = [
   "instance:read",
@@ -18,6 +19,8 @@ export const SCOPES = [
   "keys:write",
   "webhooks:read",
   "webhooks:write",
+  "backups:read",
+  "backups:write",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -21,6 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { closeDatabase, database, DatabaseLockedError } from "@/db/client";
 import { createComputeProvider } from "@/lib/compute";
+import type { ComputeProvider } from "@/lib/compute/types";
 import { config, ConfigError } from "@/lib/config";
 import { isFlag, parseCommandArgs, UsageError, type OperatorCommand } from "@/lib/operator/command";
 import { findCommand, OPERATOR_COMMANDS } from "@/lib/operator/commands";
@@ -116,10 +117,11 @@ async function runner(command: OperatorCommand, args: Record<string, unknown>, s
   }
   const parsed = parseCommandArgs(command, args);
   const db = (await database()).db;
+  let compute: ComputeProvider | undefined;
   const deps = {
     db,
     now: () => new Date(),
-    compute: () => createComputeProvider(cfg),
+    compute: () => (compute ??= createComputeProvider(cfg)),
     // Only `where: "server"` commands send, and those never run here.
     send: async () => {
       throw new Error(`${command.name} cannot hand work to the job runtime from the admin process.`);

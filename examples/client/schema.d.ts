@@ -130,6 +130,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/instances/{id}/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an instance's backups
+         * @description Snapshots of the instance's volume (its memory, sessions and channel credentials), newest first: one taken every day (`scheduled`) and those taken on request (`on_demand`). Each is kept for the plan's retention (7 days on Pro, 30 on Business) and listed until it expires. A daily snapshot shows up here within about an hour of being taken.
+         *
+         *     Scope: `backups:read`. Rate class: read.
+         */
+        get: operations["listInstanceBackups"];
+        put?: never;
+        /**
+         * Back up an instance
+         * @description Takes a snapshot of the instance's volume now, with an `instance.backup` operation. The assistant keeps running meanwhile (the instance shows `backing_up`); the new backup is listed as `creating`, then `ready`, and the instance's `last_backup_at` moves. Possible while the instance is `running`, `stopped` or `failed`.
+         *
+         *     Scope: `backups:write`. Rate class: heavy. Takes an `Idempotency-Key`.
+         */
+        post: operations["createInstanceBackup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/instances/{id}/integrations": {
         parameters: {
             query?: never;
@@ -200,6 +228,28 @@ export interface paths {
          * @description Scope: `instance:write`. Rate class: heavy. Takes an `Idempotency-Key`.
          */
         post: operations["restartInstance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instances/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore an instance from a backup
+         * @description **Destructive**: replaces everything on the instance's volume (memory, sessions, channel credentials) with the backup's copy; what changed since the backup was taken is lost, so take a backup first (`POST /instances/{id}/backups`) if you may want it back. An `instance.restore` operation makes a new volume from the backup, moves the machine onto it and starts it, and only once the assistant answers healthy destroys the old volume. If any step fails, the machine goes back onto its old volume and the operation fails with `restore_failed` and the reason, nothing changed. The configuration documents (provider, integrations, agents) are not part of a backup and stay as they are. A restore ends with the instance `running`. Possible while it is `running`, `stopped` or `failed`.
+         *
+         *     Scope: `backups:write`. Rate class: heavy. Takes an `Idempotency-Key`.
+         */
+        post: operations["restoreInstance"];
         delete?: never;
         options?: never;
         head?: never;
@@ -807,6 +857,13 @@ export interface components {
             /** @description Whether fleet rollouts may upgrade it */
             auto_upgrade?: boolean;
         };
+        RestoreInstanceRequest: {
+            /**
+             * @description A `ready` backup of this instance, from `GET /instances/{id}/backups`
+             * @example bkp_01jd3z6v7a8b9c0d1e2f3g4h5j
+             */
+            backup_id: string;
+        };
         UpgradeInstanceRequest: {
             /**
              * @description The version to move to; default: the platform's default version
@@ -821,7 +878,7 @@ export interface components {
              */
             name: string;
             /** @description Scopes, or the shortcuts `read`, `write`, `all`. A key can only grant scopes it holds itself. */
-            scopes: ("instance:read" | "instance:write" | "provider:read" | "provider:write" | "integrations:read" | "integrations:write" | "agents:read" | "agents:write" | "operations:read" | "keys:read" | "keys:write" | "webhooks:read" | "webhooks:write" | "read" | "write" | "all")[];
+            scopes: ("instance:read" | "instance:write" | "provider:read" | "provider:write" | "integrations:read" | "integrations:write" | "agents:read" | "agents:write" | "operations:read" | "keys:read" | "keys:write" | "webhooks:read" | "webhooks:write" | "backups:read" | "backups:write" | "read" | "write" | "all")[];
             /** @description When the key stops working; omitted or null: never */
             expires_at?: string | null;
         };
@@ -878,7 +935,7 @@ export interface components {
             /** @example op_01jd3z6v7a8b9c0d1e2f3g4h5j */
             id: string;
             /** @enum {string} */
-            type: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade";
+            type: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade" | "instance.backup" | "instance.restore";
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed";
             instance_id: string;
@@ -930,9 +987,9 @@ export interface components {
             /** @example my-assistant */
             subdomain: string;
             /** @enum {string} */
-            from: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            from: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "backing_up" | "restoring" | "deleting" | "failed";
             /** @enum {string} */
-            to: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            to: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "backing_up" | "restoring" | "deleting" | "failed";
             /**
              * @description `operation`: an operation began or finished; `observed`: the platform saw the machine change by itself (stopped, started or gone behind its back)
              * @enum {string}
@@ -1095,7 +1152,7 @@ export interface components {
             subdomain: string;
             name: string | null;
             /** @enum {string} */
-            status: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            status: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "backing_up" | "restoring" | "deleting" | "failed";
             health: components["schemas"]["InstanceHealth"];
             /** @enum {string} */
             plan: "starter" | "pro" | "business";
@@ -1123,6 +1180,8 @@ export interface components {
              * @example 2026-11-27T10:00:00.000Z
              */
             updated_at: string;
+            /** @description When its newest backup (daily or on demand) was taken; null: none yet */
+            last_backup_at: string | null;
         };
         /** @description The instance's health check, as the platform last saw it */
         InstanceHealth: {
@@ -1150,6 +1209,33 @@ export interface components {
             instructions: string;
             /** @description Exactly one agent is the default */
             default: boolean;
+        };
+        Backup: {
+            /** @example bkp_01jd3z6v7a8b9c0d1e2f3g4h5j */
+            id: string;
+            /**
+             * @description `scheduled`: the daily snapshot of the instance's volume; `on_demand`: one taken by `POST /instances/{id}/backups`
+             * @enum {string}
+             */
+            kind: "scheduled" | "on_demand";
+            /**
+             * @description `creating` until the snapshot is complete; only a `ready` backup can be restored
+             * @enum {string}
+             */
+            status: "creating" | "ready" | "failed";
+            /**
+             * @description Bytes stored; null until known
+             * @example 36007729
+             */
+            size_bytes: number | null;
+            /**
+             * Format: date-time
+             * @description When the snapshot was taken: the data a restore brings back is the volume's at this moment
+             * @example 2026-11-27T10:00:00.000Z
+             */
+            created_at: string;
+            /** @description When it is deleted (its retention: 7 days on Pro, 30 on Business); null until known */
+            expires_at: string | null;
         };
         /**
          * @example {
@@ -1230,7 +1316,7 @@ export interface components {
              * @example moc_a1B2c3D4
              */
             prefix: string;
-            scopes: ("instance:read" | "instance:write" | "provider:read" | "provider:write" | "integrations:read" | "integrations:write" | "agents:read" | "agents:write" | "operations:read" | "keys:read" | "keys:write" | "webhooks:read" | "webhooks:write")[];
+            scopes: ("instance:read" | "instance:write" | "provider:read" | "provider:write" | "integrations:read" | "integrations:write" | "agents:read" | "agents:write" | "operations:read" | "keys:read" | "keys:write" | "webhooks:read" | "webhooks:write" | "backups:read" | "backups:write")[];
             /**
              * Format: date-time
              * @description RFC 3339 date-time, UTC
@@ -1250,7 +1336,7 @@ export interface components {
              * @example moc_a1B2c3D4
              */
             prefix: string;
-            scopes: ("instance:read" | "instance:write" | "provider:read" | "provider:write" | "integrations:read" | "integrations:write" | "agents:read" | "agents:write" | "operations:read" | "keys:read" | "keys:write" | "webhooks:read" | "webhooks:write")[];
+            scopes: ("instance:read" | "instance:write" | "provider:read" | "provider:write" | "integrations:read" | "integrations:write" | "agents:read" | "agents:write" | "operations:read" | "keys:read" | "keys:write" | "webhooks:read" | "webhooks:write" | "backups:read" | "backups:write")[];
             /**
              * Format: date-time
              * @description RFC 3339 date-time, UTC
@@ -1387,7 +1473,7 @@ export interface components {
             /** @example op_01jd3z6v7a8b9c0d1e2f3g4h5j */
             id: string;
             /** @enum {string} */
-            type: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade";
+            type: "instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade" | "instance.backup" | "instance.restore";
             /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed";
             instance_id: string;
@@ -1415,9 +1501,9 @@ export interface components {
             /** @example my-assistant */
             subdomain: string;
             /** @enum {string} */
-            from: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            from: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "backing_up" | "restoring" | "deleting" | "failed";
             /** @enum {string} */
-            to: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed";
+            to: "provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "backing_up" | "restoring" | "deleting" | "failed";
             /**
              * @description `operation`: an operation began or finished; `observed`: the platform saw the machine change by itself (stopped, started or gone behind its back)
              * @enum {string}
@@ -1482,7 +1568,7 @@ export interface components {
              * @description A stable, machine-readable code: branch on this
              * @enum {string}
              */
-            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "unsupported_version" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
+            code: "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_operator_token" | "cookies_not_allowed" | "plan_without_api_access" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "invalid_path" | "malformed_json" | "validation_error" | "invalid_cursor" | "unsupported_version" | "invalid_idempotency_key" | "payload_too_large" | "unsupported_media_type" | "instance_limit_reached" | "subdomain_taken" | "operation_in_progress" | "invalid_instance_state" | "backup_not_ready" | "idempotency_key_in_use" | "idempotency_key_reused" | "webhook_url_not_allowed" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "rate_limited" | "internal_error" | "service_unavailable" | "rate_limiter_unavailable";
             /**
              * @description Also in the `X-Request-Id` header; quote it to support
              * @example req_4f9c0d2a7b1e4c3d9a8b7c6d5e4f3a2b
@@ -1815,7 +1901,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only instances in this status. Repeat the parameter for several (any of them matches). */
-                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "deleting" | "failed")[];
+                status?: ("provisioning" | "starting" | "running" | "stopping" | "stopped" | "restarting" | "updating" | "upgrading" | "backing_up" | "restoring" | "deleting" | "failed")[];
             };
             header?: never;
             path?: never;
@@ -2923,6 +3009,330 @@ export interface operations {
             };
         };
     };
+    listInstanceBackups: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1-100 (default 20) */
+                limit?: number;
+                /** @description Where the next page starts: copy it from the `Link: rel="next"` header */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The instance's id (`inst_...`) or its subdomain: both are accepted wherever an instance is named. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of backups, newest first (see `Link`) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backup"][];
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_cursor`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_cursor";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`, `insufficient_scope`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed" | "insufficient_scope";
+                    };
+                };
+            };
+            /** @description Not found: `not_found`. See [the error reference](/docs/errors). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    createInstanceBackup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @example deploy-4f9c0d2
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The instance's id (`inst_...`) or its subdomain: both are accepted wherever an instance is named. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The `instance.backup` operation */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Location: components["headers"]["Location"];
+                    "Operation-Location": components["headers"]["Operation-Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationOutput"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`, `insufficient_scope`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed" | "insufficient_scope";
+                    };
+                };
+            };
+            /** @description Not found: `not_found`. See [the error reference](/docs/errors). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `idempotency_key_in_use`, `operation_in_progress`, `invalid_instance_state`. See [the error reference](/docs/errors). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_in_use" | "operation_in_progress" | "invalid_instance_state";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Unprocessable: `idempotency_key_reused`. See [the error reference](/docs/errors). */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
     getInstanceIntegrations: {
         parameters: {
             query?: never;
@@ -3667,6 +4077,187 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
                         code?: "idempotency_key_in_use" | "operation_in_progress" | "invalid_instance_state";
+                    };
+                };
+            };
+            /** @description Payload too large: `payload_too_large`. See [the error reference](/docs/errors). */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`. See [the error reference](/docs/errors). */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Unprocessable: `idempotency_key_reused`. See [the error reference](/docs/errors). */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_reused";
+                    };
+                };
+            };
+            /** @description Too many requests: `rate_limited`. See [the error reference](/docs/errors). */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Service unavailable: `rate_limiter_unavailable`, `service_unavailable`. See [the error reference](/docs/errors). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "rate_limiter_unavailable" | "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    restoreInstance: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer (with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another key, even of the same account, is a new request, so a replay never hands one key what another was given. 1-255 printable ASCII characters, bare or in double quotes.
+                 * @example deploy-4f9c0d2
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The instance's id (`inst_...`) or its subdomain: both are accepted wherever an instance is named. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreInstanceRequest"];
+            };
+        };
+        responses: {
+            /** @description The `instance.restore` operation */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Location: components["headers"]["Location"];
+                    "Operation-Location": components["headers"]["Operation-Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationOutput"];
+                };
+            };
+            /** @description Bad request: `validation_error`, `malformed_json`, `invalid_path`, `invalid_idempotency_key`. See [the error reference](/docs/errors). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "validation_error" | "malformed_json" | "invalid_path" | "invalid_idempotency_key";
+                    };
+                };
+            };
+            /** @description Unauthenticated: `missing_api_key`, `invalid_api_key`, `api_key_expired`. See [the error reference](/docs/errors). */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "missing_api_key" | "invalid_api_key" | "api_key_expired";
+                    };
+                };
+            };
+            /** @description Forbidden: `plan_without_api_access`, `cookies_not_allowed`, `insufficient_scope`. See [the error reference](/docs/errors). */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "plan_without_api_access" | "cookies_not_allowed" | "insufficient_scope";
+                    };
+                };
+            };
+            /** @description Not found: `not_found`. See [the error reference](/docs/errors). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `idempotency_key_in_use`, `backup_not_ready`, `operation_in_progress`, `invalid_instance_state`. See [the error reference](/docs/errors). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        code?: "idempotency_key_in_use" | "backup_not_ready" | "operation_in_progress" | "invalid_instance_state";
                     };
                 };
             };
@@ -5046,7 +5637,7 @@ export interface operations {
                 /** @description Only operations in this status. Repeat the parameter for several (any of them matches). */
                 status?: ("pending" | "running" | "succeeded" | "failed")[];
                 /** @description Only operations of this type. Repeat the parameter for several (any of them matches). */
-                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade")[];
+                type?: ("instance.create" | "instance.start" | "instance.stop" | "instance.restart" | "instance.delete" | "instance.configure" | "instance.upgrade" | "instance.backup" | "instance.restore")[];
             };
             header?: never;
             path?: never;

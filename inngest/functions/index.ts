@@ -7,6 +7,7 @@ import { makeObserveInstances } from "./observe-instances";
 import { makeReconcile } from "./reconcile";
 import { makeRunOperation } from "./run-operation";
 import { makeRunRollout } from "./run-rollout";
+import { makeScheduleBackupSync, makeSyncInstanceBackups } from "./sync-backups";
 
 /** Every durable function, built with its dependencies (inngest/runtime.ts hands them in). */
 export function allFunctions(deps: Deps): AnyFunctionDefinition[] {
@@ -18,5 +19,7 @@ export function allFunctions(deps: Deps): AnyFunctionDefinition[] {
     makeRunRollout(deps),
     makeObserveInstances(deps),
     makeObserveBatch(deps),
+    makeScheduleBackupSync(deps),
+    makeSyncInstanceBackups(deps),
   ];
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { OPENCLAW_GATEWAY_PORT, OPENCLAW_STATE_DIR } from "../openclaw/runtime";
 import { instanceAppName } from "./naming";
@@ -14,6 +15,9 @@ import {
   type MachineState,
   type ProvisionSpec,
   type RenderedConfig,
+  type RestoreVolumeSpec,
+  type SnapshotStatus,
+  type VolumeSnapshot,
 } from "./types";
 
 /**
@@ -56,6 +60,10 @@ const APPLY_WAIT_MS = 50_000;
 /** Pause before asking /wait again when it answered 408 early, so a misbehaving answer cannot make us spin. */
 const WAIT_RETRY_PAUSE_MS = 1000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How long mountVolume waits for a volume made from a snapshot to leave `restoring` (under a serverless step's limit). */
+const RESTORE_WAIT_MS = 50_000;
+/** Pause between looks at a restoring volume. */
+const VOLUME_POLL_MS = 2000;
 const HEALTH_TIMEOUT_MS = 10_000;
 /** `shared-cpu-2x` with 2 GB, as OpenClaw's Fly guide recommends (512 MB runs out of memory). */
 const GUEST = { cpu_kind: "shared", cpus: 2, memory_mb: 2048 } as const;
@@ -72,7 +80,12 @@ const machineSchema = z.looseObject({
   id: z.string(),
   state: z.string(),
   instance_id: z.string().optional(),
-  config: z.looseObject({ env: z.record(z.string(), z.string()).optional() }).optional(),
+  config: z
+    .looseObject({
+      env: z.record(z.string(), z.string()).optional(),
+      mounts: z.array(z.looseObject({ volume: z.string(), path: z.string() })).nullish(),
+    })
+    .optional(),
   // The status of each configured health check (fly-go MachineCheckStatus); absent on a machine without checks.
   checks: z
     .array(z.looseObject({ name: z.string().optional(), status: z.string().optional(), output: z.string().optional(), updated_at: z.string().nullish() }))
@@ -80,6 +93,18 @@ const machineSchema = z.looseObject({
 });
 type FlyMachine = z.infer<typeof machineSchema>;
 const volumeSchema = z.looseObject({ id: z.string(), name: z.string(), state: z.string(), region: z.string() });
+// fly-go's VolumeSnapshot (volume_types.go); `id` is empty while a snapshot is pending (flyctl shows "(pending)").
+const snapshotSchema = z.looseObject({
+  id: z.string(),
+  size: z.number().nullish(),
+  created_at: z.string(),
+  status: z.string().nullish(),
+  retention_days: z.number().nullish(),
+});
+// The on-demand snapshot's answer, as the volumes resource documents it: the new snapshot's id is `graph_id`.
+const snapshotCreatedSchema = z.looseObject({
+  Msg: z.looseObject({ backup: z.looseObject({ graph_id: z.string().nullish() }).nullish() }).nullish(),
+});
 const appSchema = z.looseObject({ organization: z.looseObject({ slug: z.string() }).optional() });
 const ipListSchema = z.looseObject({ ips: z.array(z.looseObject({ ip: z.string() })).nullish() });
 const leaseSchema = z.looseObject({ data: z.looseObject({ nonce: z.string() }) });
@@ -94,6 +119,21 @@ const STATE_ALIASES: Record<string, MachineState> = {
   launch_failed: "failed",
 };
 const KNOWN_STATES = new Set<string>(MACHINE_STATES);
+
+/** A snapshot's status in Fly's list, in the interface's words: "created" is done; anything unknown is still in the making. */
+function snapshotStatus(status: string | null | undefined): SnapshotStatus {
+  if (status === "created" || status === "complete" || status === "completed") return "ready";
+  if (status === "failed" || status === "error") return "failed";
+  return "creating";
+}
+
+/**
+ * The name of the volume a restore makes (Fly: 1-30 of a-z, 0-9, _): derived from
+ * the restore's tag, so a retried step finds the volume it already made.
+ */
+export function restoredVolumeName(tag: string): string {
+  return `data_${createHash("sha256").update(tag).digest("hex").slice(0, 16)}`;
+}
 
 /**
  * Wording Fly uses when a host or region cannot fit a machine, as seen in
@@ -179,7 +219,7 @@ export class FlyProvider implements ComputeProvider {
     const redact = secretValues(spec.config, spec.gatewayToken);
     await this.ensureApp(app);
     await this.ensureIps(app);
-    const volumeId = await this.ensureVolume(app, spec.region);
+    const volumeId = await this.ensureVolume(app, spec.region, spec.backupRetentionDays);
     await this.ensureCertificate(app, `${spec.subdomain}.${this.instanceDomain}`);
     const found = await this.findInstanceMachine(app, spec.instanceId);
     const machine = found ?? (await this.createMachine(app, volumeId, spec, redact));
@@ -377,6 +417,123 @@ export class FlyProvider implements ComputeProvider {
     if (res.status !== 200 && res.status !== 202 && res.status !== 404) throw this.fail(res);
   }
 
+  // --- backups and restores (https://fly.io/docs/machines/api/volumes-resource/) ---
+
+  async listSnapshots(ref: MachineRef, volumeId: string): Promise<VolumeSnapshot[] | null> {
+    const res = await this.send("GET", `/apps/${ref.appName}/volumes/${volumeId}/snapshots`);
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw this.fail(res);
+    return this.parse(z.array(snapshotSchema), res)
+      .filter((s) => s.id !== "") // still pending: it gets its id when Fly has made it
+      .map((s) => ({
+        id: s.id,
+        status: snapshotStatus(s.status),
+        sizeBytes: s.size ?? null,
+        createdAt: new Date(s.created_at).toISOString(),
+        retentionDays: s.retention_days ?? null,
+      }));
+  }
+
+  async createSnapshot(ref: MachineRef, volumeId: string, known: readonly string[]): Promise<{ id: string | null }> {
+    // A snapshot that was not there before the first attempt is that attempt's, its answer lost on the way.
+    const mine = (await this.listSnapshots(ref, volumeId))?.find((s) => !known.includes(s.id));
+    if (mine) return { id: mine.id };
+    const res = await this.send("POST", `/apps/${ref.appName}/volumes/${volumeId}/snapshots`);
+    if (res.status !== 200 && res.status !== 201) throw this.fail(res);
+    // The endpoint is in beta and its answer's shape may change: without an id the snapshot is found in the list.
+    const parsed = snapshotCreatedSchema.safeParse(res.json);
+    return { id: (parsed.success && parsed.data.Msg?.backup?.graph_id) || null };
+  }
+
+  async setBackupRetention(ref: MachineRef, volumeId: string, days: number): Promise<void> {
+    const res = await this.send("PUT", `/apps/${ref.appName}/volumes/${volumeId}`, { body: { snapshot_retention: days } });
+    if (res.status !== 200) throw this.fail(res);
+  }
+
+  async restoreVolume(ref: MachineRef, spec: RestoreVolumeSpec): Promise<string> {
+    const app = ref.appName;
+    const name = restoredVolumeName(spec.tag);
+    const list = await this.send("GET", `/apps/${app}/volumes`);
+    if (list.status !== 200) throw this.fail(list);
+    let id = this.parse(z.array(volumeSchema), list).find((v) => v.name === name && liveVolume(v))?.id;
+    if (!id) {
+      const created = await this.send("POST", `/apps/${app}/volumes`, {
+        body: {
+          name,
+          region: ref.region,
+          size_gb: VOLUME_SIZE_GB,
+          snapshot_id: spec.snapshotId,
+          snapshot_retention: spec.backupRetentionDays,
+          encrypted: true,
+          compute: GUEST,
+          // Beside the machine's current volume, which may hold the only zone Fly has room in.
+          require_unique_zone: false,
+        },
+      });
+      if (created.status !== 200 && created.status !== 201) throw this.fail(created);
+      id = this.parse(volumeSchema, created).id;
+    }
+    return id;
+  }
+
+  async mountVolume(ref: MachineRef, volumeId: string): Promise<void> {
+    const machine = await this.requireMachine(ref);
+    const current = machine.config;
+    if (!current) {
+      throw new ComputeError("fly_machine_config_missing", `machine ${ref.machineId} in ${ref.appName} has no config to update`, { retryable: false });
+    }
+    const mounts = current.mounts ?? [];
+    if (mounts.some((m) => m.volume === volumeId)) {
+      // Already there (a retried step whose update was made, or a machine that never left):
+      // started as the update would have started it.
+      if (["created", "stopped", "suspended", "failed"].includes(machine.state)) {
+        await this.withLease(ref, "start", (nonce) => this.machinePost(ref, "start", nonce));
+      }
+      await this.waitForState(ref, "started", APPLY_WAIT_MS);
+      return;
+    }
+    // A volume made from a snapshot is `restoring` for a while; it can be mounted once `created`.
+    await this.waitForVolume(ref.appName, volumeId, RESTORE_WAIT_MS);
+    // The whole current config, its mount pointing at the new volume. Without skip_launch the
+    // update reboots the machine onto it (and boots a stopped one), as applyConfig's does.
+    const next = { ...current, mounts: [{ volume: volumeId, path: mounts[0]?.path ?? OPENCLAW_STATE_DIR }] };
+    const redact = secretValues(null, current.env?.OPENCLAW_GATEWAY_TOKEN);
+    const updated = await this.withLease(ref, "mount volume", async (nonce) => {
+      const res = await this.send("POST", this.machinePath(ref), { body: { config: next }, nonce });
+      if (res.status !== 200) throw this.fail(res, redact);
+      return this.parse(machineSchema, res);
+    });
+    await this.waitForState(ref, "started", APPLY_WAIT_MS, updated.instance_id);
+  }
+
+  async destroyVolume(ref: MachineRef, volumeId: string): Promise<void> {
+    const res = await this.send("DELETE", `/apps/${ref.appName}/volumes/${volumeId}`);
+    if (res.status === 200 || res.status === 404) return;
+    // Still attached: the machine it was moved away from has not let go of it yet.
+    if ((res.status === 412 || res.status === 409) && /attached/i.test(res.text)) {
+      throw new ComputeError("fly_volume_attached", this.fail(res).message, { retryable: true, status: res.status });
+    }
+    throw this.fail(res);
+  }
+
+  /** Resolves once the volume is `created` (mountable); a restored one is `restoring` first (https://fly.io/docs/volumes/volume-states/). */
+  private async waitForVolume(app: string, volumeId: string, timeoutMs: number): Promise<void> {
+    const deadline = this.now() + timeoutMs;
+    let state = "unknown";
+    for (;;) {
+      const res = await this.send("GET", `/apps/${app}/volumes/${volumeId}`);
+      if (res.status !== 200) throw this.fail(res);
+      state = this.parse(volumeSchema, res).state;
+      if (state === "created") return;
+      if (!liveVolume({ state })) {
+        throw new ComputeError("fly_volume_unavailable", `volume ${volumeId} in ${app} is ${state}; it will not become usable`, { retryable: false });
+      }
+      if (this.now() >= deadline) break;
+      await this.sleep(Math.min(VOLUME_POLL_MS, Math.max(0, deadline - this.now())));
+    }
+    throw new ComputeError("fly_wait_timeout", `volume ${volumeId} in ${app} was not ready within ${timeoutMs} ms (last seen ${state})`, { retryable: true });
+  }
+
   // --- provisioning steps: each finds before it creates ---
 
   private async ensureApp(app: string): Promise<void> {
@@ -423,7 +580,7 @@ export class FlyProvider implements ComputeProvider {
     }
   }
 
-  private async ensureVolume(app: string, region: string): Promise<string> {
+  private async ensureVolume(app: string, region: string, retentionDays: number | undefined): Promise<string> {
     const res = await this.send("GET", `/apps/${app}/volumes`);
     if (res.status !== 200) throw this.fail(res);
     const existing = this.parse(z.array(volumeSchema), res).find((v) => v.name === VOLUME_NAME && v.region === region && liveVolume(v));
@@ -437,6 +594,8 @@ export class FlyProvider implements ComputeProvider {
         // Tells Fly the machine size to expect, so it places the volume on a host that can also run
         // the machine (volumes pin their machine to one host).
         compute: GUEST,
+        // How long the daily snapshots (the instance's backups) are kept; Fly's default (5 days) when absent.
+        ...(retentionDays === undefined ? {} : { snapshot_retention: retentionDays }),
       },
     });
     if (created.status !== 200 && created.status !== 201) throw this.fail(created);

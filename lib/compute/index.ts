@@ -28,10 +28,11 @@ export interface ComputeProviderOverrides {
 
 /**
  * The provider the configuration asks for. The simulated machines are kept
- * next to a file-backed PGlite database (DATA_DIR/machines.json) so they
+ * next to a file-backed PGlite database (DATA_DIR/machines.json), and their
+ * volumes and snapshots in DATA_DIR/volumes and DATA_DIR/snapshots, so they
  * outlive a restart just as the instance rows do; with any other database
- * (in memory, or a real Postgres shared by several processes) they live in
- * memory.
+ * (in memory, or a real Postgres shared by several processes) the machines
+ * live in memory and their folders in a temporary folder.
  */
 export function createComputeProvider(
   cfg: Pick<Config, "compute" | "instanceDomain" | "dataDir" | "database">,
@@ -51,6 +52,7 @@ export function createComputeProvider(
     delayMs: cfg.compute.delayMs,
     failingImages: cfg.compute.failingImages,
     stateFile: fileBacked ? path.join(cfg.dataDir, "machines.json") : undefined,
+    dataDir: fileBacked ? cfg.dataDir : undefined,
     sleep: opts.sleep,
     now: opts.now,
   });

@@ -52,6 +52,34 @@ export interface ProvisionSpec {
   /** OPENCLAW_GATEWAY_TOKEN for the machine; a secret. */
   gatewayToken: string;
   config: RenderedConfig | null;
+  /** Days the volume's snapshots are kept (its `snapshot_retention`, 1-60); the provider's default when absent. */
+  backupRetentionDays?: number;
+}
+
+/** A snapshot's state in the API's words (Fly's "created" is `ready`). The one list: the backup resource's enum reads it. */
+export const SNAPSHOT_STATUSES = ["creating", "ready", "failed"] as const;
+export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
+
+/** A point-in-time copy of a volume, as the provider lists it (https://fly.io/docs/volumes/snapshots/). */
+export interface VolumeSnapshot {
+  /** The provider's id (Fly: `vs_...`). */
+  id: string;
+  status: SnapshotStatus;
+  /** Bytes stored; null when the provider does not say yet. */
+  sizeBytes: number | null;
+  /** RFC 3339. */
+  createdAt: string;
+  /** Days the provider keeps it, counted from `createdAt`; null when it does not say. */
+  retentionDays: number | null;
+}
+
+/** What `restoreVolume` makes: a new volume holding a snapshot's data, beside the machine's current one. */
+export interface RestoreVolumeSpec {
+  snapshotId: string;
+  /** Names the new volume, so a retried call finds the one it already made (the restore operation's id). */
+  tag: string;
+  /** The new volume's snapshot retention, in days. */
+  backupRetentionDays: number;
 }
 
 export interface HealthResult {
@@ -133,6 +161,42 @@ export interface ComputeProvider {
   observe(ref: MachineRef): Promise<MachineObservation>;
   /** Removes machine, volume and app. Idempotent: what is already gone is fine. */
   destroy(ref: MachineRef): Promise<void>;
+
+  // --- backups (volume snapshots) and restores ---
+
+  /**
+   * The snapshots of one of the instance's volumes (its current one, or one it had
+   * before a restore: a destroyed volume's snapshots stay until they expire), in
+   * no particular order; null when the provider does not know the volume (any more).
+   */
+  listSnapshots(ref: MachineRef, volumeId: string): Promise<VolumeSnapshot[] | null>;
+  /**
+   * Starts an on-demand snapshot of a volume (it is `creating` at first). `known`
+   * is the volume's snapshot ids listed before the first attempt: a snapshot not
+   * among them is this call's own, made by an attempt whose answer was lost, and
+   * is answered instead of a second one. `id` is null while the provider has not
+   * named it yet (look for the new one in listSnapshots).
+   */
+  createSnapshot(ref: MachineRef, volumeId: string, known: readonly string[]): Promise<{ id: string | null }>;
+  /** Sets how many days the volume's future snapshots are kept (1-60). */
+  setBackupRetention(ref: MachineRef, volumeId: string, days: number): Promise<void>;
+  /**
+   * Creates a volume from a snapshot in the machine's region, named after
+   * `spec.tag` (a retried call finds the one it made). Answers the new volume's
+   * id at once; it may still be restoring (mountVolume waits for it).
+   */
+  restoreVolume(ref: MachineRef, spec: RestoreVolumeSpec): Promise<string>;
+  /**
+   * Moves the machine onto `volumeId` (once that volume can be mounted),
+   * mounted where its current volume is, which reboots it (a stopped machine is
+   * started, as Fly does for an update), and resolves once the machine's new
+   * version is started; a machine that already mounts it is started if it is
+   * not running, and waited for.
+   * Throws a permanent ComputeError when the machine fails to start on it.
+   */
+  mountVolume(ref: MachineRef, volumeId: string): Promise<void>;
+  /** Destroys one volume (it must not be mounted). Idempotent: a volume already gone is fine. */
+  destroyVolume(ref: MachineRef, volumeId: string): Promise<void>;
 }
 
 /**

@@ -39,6 +39,8 @@ export const SCOPE_DESCRIPTIONS: Record<(typeof SCOPES)[number], string> = {
   "keys:write": "Create and revoke API keys",
   "webhooks:read": "List and read webhook endpoints, their deliveries, and the events they deliver (`GET /events`)",
   "webhooks:write": "Create, change, delete webhook endpoints and rotate their secrets",
+  "backups:read": "List an instance's backups",
+  "backups:write": "Back up an instance, and restore it from a backup (which replaces its data)",
 };
 
 export const SHORTCUT_DESCRIPTIONS: Record<keyof typeof SCOPE_SHORTCUTS, string> = {

@@ -43,6 +43,11 @@ export const TAGS: TagDoc[] = [
   { name: "Operations", description: "Long-running work (`instance.create`, `instance.start`, ...): poll it until it has `succeeded` or `failed`." },
   { name: "API keys", description: "Scoped keys for scripts and pipelines. A key's token is shown once, when it is created." },
   {
+    name: "Backups",
+    description:
+      "Snapshots of an instance's volume (its memory, sessions and channel credentials): daily, and on request; restoring one replaces the volume's data.",
+  },
+  {
     name: "Webhooks",
     description:
       "Endpoints that receive the account's events (`operation.succeeded`, `operation.failed`, `instance.status_changed`, `instance.health_changed`; see the webhooks section), signed as the Standard Webhooks spec says.",
@@ -78,6 +83,7 @@ export function tagFor(path: string): string {
   const first = segs[0]?.kind === "static" ? segs[0].value : "";
   const third = segs[2]?.kind === "static" ? segs[2].value : "";
   if (first === "instances" && CONFIG_DOCUMENTS.has(third)) return "Instance configuration";
+  if (first === "instances" && (third === "backups" || third === "restore")) return "Backups";
   return TAG_BY_RESOURCE[first] ?? pascal(first).replace(/([a-z])([A-Z])/g, "$1 $2");
 }
 
@@ -123,6 +129,9 @@ const isArraySchema = (schema: z.ZodType | undefined) => (schema as { _zod?: { d
 
 const VERB: Record<Method, string> = { GET: "get", POST: "create", PUT: "replace", PATCH: "update", DELETE: "delete" };
 
+/** Collections under a resource: a POST to one makes a member (`POST /instances/{id}/backups` -> createInstanceBackup), it is no action. */
+const SUB_COLLECTIONS = new Set(["backups"]);
+
 /**
  * A stable, readable operationId, which typed clients turn into method names:
  *   GET /instances -> listInstances, POST /instances -> createInstance,
@@ -130,14 +139,19 @@ const VERB: Record<Method, string> = { GET: "get", POST: "create", PUT: "replace
  *   PUT /instances/{id}/provider -> replaceInstanceProvider,
  *   GET /webhooks/{id}/deliveries -> listWebhookDeliveries,
  *   POST /webhooks/{id}/rotate-secret -> rotateWebhookSecret,
- *   POST /webhooks/{id}/deliveries/{deliveryId}/redeliver -> redeliverWebhookDelivery.
+ *   POST /webhooks/{id}/deliveries/{deliveryId}/redeliver -> redeliverWebhookDelivery,
+ *   POST /instances/{id}/backups -> createInstanceBackup, POST /instances/{id}/restore -> restoreInstance.
  * A POST to a name after an id that does not answer 201 is an action: its first word is the verb.
  */
 export function operationIdFor(method: Method, path: string, response?: { status: number; schema?: z.ZodType }): string {
   const segs = pathSegments(path);
   const last = segs[segs.length - 1];
   const action =
-    method === "POST" && last?.kind === "static" && segs[segs.length - 2]?.kind === "param" && (response?.status ?? 200) !== 201;
+    method === "POST" &&
+    last?.kind === "static" &&
+    !SUB_COLLECTIONS.has(last.value) &&
+    segs[segs.length - 2]?.kind === "param" &&
+    (response?.status ?? 200) !== 201;
   let verb: string = VERB[method];
   let tail = "";
   const nouns: string[] = [];

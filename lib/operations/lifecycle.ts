@@ -24,6 +24,8 @@ export const INSTANCE_STATUSES = [
   "restarting",
   "updating",
   "upgrading",
+  "backing_up",
+  "restoring",
   "deleting",
   "failed",
 ] as const;
@@ -84,6 +86,23 @@ export const OPERATIONS = {
   },
   // Moves the machine to another OpenClaw version's image the same way; an image that does not become healthy is rolled back.
   "instance.upgrade": { verb: "upgrade", from: ["running", "stopped"], during: "upgrading", onSuccess: "previous", onFailure: "previous" },
+  // A snapshot of the volume: the machine is left as it is, whatever it is doing.
+  "instance.backup": {
+    verb: "back up",
+    from: ["running", "stopped", "failed"],
+    during: "backing_up",
+    onSuccess: "previous",
+    onFailure: "previous",
+  },
+  // The machine moves onto a volume made from the backup and is started and checked healthy on it, so a restore
+  // ends running; a failed restore moves it back onto its old volume (the instance settles as it was).
+  "instance.restore": {
+    verb: "restore",
+    from: ["running", "stopped", "failed"],
+    during: "restoring",
+    onSuccess: "running",
+    onFailure: "previous",
+  },
 } as const satisfies Record<string, OperationRule>;
 
 export type OperationType = keyof typeof OPERATIONS;

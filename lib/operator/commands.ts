@@ -2,6 +2,7 @@ import { z } from "zod";
 import { PLAN_NAMES, type LimitOverrides } from "../plans";
 import { scopeOrShortcutSchema } from "../scopes";
 import { findAccountByEmail, revokeKeyByOperator, setLimitOverrides, setPlan, upsertAccount } from "../services/accounts";
+import { describeSync, syncBackupsNow } from "../services/backup-records";
 import { insertKey } from "../services/keys";
 import { defineCommand, UsageError, type OperatorCommand } from "./command";
 import { ROLLOUT_COMMANDS } from "./rollouts";
@@ -55,14 +56,39 @@ const createKey = defineCommand({
 
 const setPlanCommand = defineCommand({
   name: "set-plan",
-  summary: "Move an account to another plan",
+  summary: "Move an account to another plan (its instances' backup retention follows)",
   usage: `--email <email> --plan <${PLAN_NAMES.join("|")}>`,
   where: "anywhere",
   args: z.strictObject({ email, plan }),
-  async run({ db }, a) {
+  async run({ db, compute }, a) {
     const row = await setPlan(db, a.email, a.plan);
     if (!row) throw new UsageError(`No account with email ${a.email}`);
-    return { text: `Account ${row.id} (${a.email}) is now on the ${a.plan} plan.`, json: { account_id: row.id, plan: a.plan } };
+    // The volumes' snapshot retention follows the plan now; what cannot be reached now, the hourly backup sync sets.
+    const sync = await syncBackupsNow(db, compute(), { accountId: row.id }, new Date());
+    return {
+      text: `Account ${row.id} (${a.email}) is now on the ${a.plan} plan. ${describeSync(sync)}`,
+      json: { account_id: row.id, plan: a.plan, backups: sync },
+    };
+  },
+});
+
+const syncBackups = defineCommand({
+  name: "sync-backups",
+  summary: "Sync backups with the provider's snapshots and set each volume's retention to its plan's, now (the hourly pass does it too)",
+  usage: "[--email <email> | --instance <inst_...>]",
+  where: "anywhere",
+  args: z
+    .strictObject({ email: email.optional(), instance: z.string().regex(/^inst_/, "an instance id (inst_...)").optional() })
+    .refine((a) => !(a.email && a.instance), { message: "give --email or --instance, not both" }),
+  async run({ db, compute }, a) {
+    let accountId: string | undefined;
+    if (a.email) {
+      const acct = await findAccountByEmail(db, a.email);
+      if (!acct) throw new UsageError(`No account with email ${a.email}`);
+      accountId = acct.id;
+    }
+    const sync = await syncBackupsNow(db, compute(), { accountId, instanceId: a.instance }, new Date());
+    return { text: describeSync(sync), json: sync };
   },
 });
 
@@ -109,7 +135,7 @@ const setLimits = defineCommand({
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of commands with different argument shapes
-export const OPERATOR_COMMANDS: OperatorCommand<any>[] = [createKey, setPlanCommand, revokeKey, setLimits, simulate, ...VERSION_COMMANDS, ...ROLLOUT_COMMANDS];
+export const OPERATOR_COMMANDS: OperatorCommand<any>[] = [createKey, setPlanCommand, revokeKey, setLimits, simulate, syncBackups, ...VERSION_COMMANDS, ...ROLLOUT_COMMANDS];
 
 /** The command named by the first one or two words of `words`, and how many words it took. */
 export function findCommand(words: readonly string[]): { command: OperatorCommand; used: number } | null {

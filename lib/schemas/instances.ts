@@ -69,6 +69,7 @@ export const instanceResource = z
     }),
     created_at: timestamp,
     updated_at: timestamp,
+    last_backup_at: timestamp.nullable().meta({ description: "When its newest backup (daily or on demand) was taken; null: none yet" }),
   })
   .meta({ id: "Instance" });
 

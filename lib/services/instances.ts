@@ -28,6 +28,7 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
     observed_at: iso(row.observedAt),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
+    last_backup_at: iso(row.lastBackupAt),
   };
 }
 

@@ -53,10 +53,11 @@ export async function ensureGatewayToken(db: Queryable, instanceId: string): Pro
   return token;
 }
 
-export async function recordMachine(db: Db, instanceId: string, ref: MachineRef): Promise<void> {
+/** Where the instance's machine is; `backupRetentionDays`, the snapshot retention its volume was made with. */
+export async function recordMachine(db: Db, instanceId: string, ref: MachineRef, backupRetentionDays?: number): Promise<void> {
   await db
     .update(instance)
-    .set({ appName: ref.appName, machineId: ref.machineId, volumeId: ref.volumeId, updatedAt: new Date() })
+    .set({ appName: ref.appName, machineId: ref.machineId, volumeId: ref.volumeId, backupRetentionDays, updatedAt: new Date() })
     .where(eq(instance.id, instanceId));
 }
 

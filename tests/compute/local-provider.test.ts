@@ -267,3 +267,69 @@ describe("LocalProvider fault injection", () => {
     expect(await p.checkHealth(ref)).toMatchObject({ healthy: true });
   });
 });
+
+describe("LocalProvider volumes: real folders, snapshots as copies", () => {
+  const DAY_MS = 86_400_000;
+  const read = (folder: string, file: string) => readFileSync(path.join(folder, file), "utf8");
+
+  it("gives each machine a data folder holding its config files; a snapshot copies it and a restore brings the copy back", async () => {
+    const p = local({ dataDir: dir, stateFile: path.join(dir, "machines.json") });
+    const ref = await p.provision({ ...spec, backupRetentionDays: 7 });
+    const folder = p.volumeFolder(ref.volumeId!);
+    expect(folder).toBe(path.join(dir, "volumes", ref.volumeId!));
+    expect(read(folder, "openclaw.json")).toBe("{}");
+    writeFileSync(path.join(folder, "memory.md"), "v1");
+
+    const { id } = await p.createSnapshot(ref, ref.volumeId!, []);
+    expect((await p.listSnapshots(ref, ref.volumeId!))!.map((s) => [s.id, s.status, s.retentionDays])).toEqual([[id, "creating", 7]]);
+    now += 1000;
+    const [snap] = (await p.listSnapshots(ref, ref.volumeId!))!;
+    expect(snap).toMatchObject({ id, status: "ready", sizeBytes: "{}".length + "v1".length });
+    // A retried createSnapshot finds the one it made.
+    expect(await p.createSnapshot(ref, ref.volumeId!, [])).toEqual({ id });
+
+    writeFileSync(path.join(folder, "memory.md"), "v2");
+    const restored = await p.restoreVolume(ref, { snapshotId: id!, tag: "op_1", backupRetentionDays: 7 });
+    expect(await p.restoreVolume(ref, { snapshotId: id!, tag: "op_1", backupRetentionDays: 7 })).toBe(restored);
+    await p.mountVolume(ref, restored);
+    expect(await p.getState(ref)).toBe("started");
+    expect(read(p.volumeFolder(restored), "memory.md")).toBe("v1");
+    // A mounted volume cannot be destroyed; the one left can, and its snapshot stays.
+    await expect(p.destroyVolume(ref, restored)).rejects.toMatchObject({ code: "local_volume_attached" });
+    await p.destroyVolume(ref, ref.volumeId!);
+    expect(readdirSync(path.join(dir, "volumes"))).toEqual([restored]);
+    expect((await p.listSnapshots(ref, ref.volumeId!))!.map((s) => s.id)).toEqual([id]);
+
+    // Another provider on the same DATA_DIR sees it all (the simulated machines outlive a restart).
+    const again = local({ dataDir: dir, stateFile: path.join(dir, "machines.json") });
+    expect((await again.listSnapshots(ref, ref.volumeId!))!.map((s) => s.id)).toEqual([id]);
+  });
+
+  it("takes a daily snapshot by itself, and deletes snapshots past the volume's retention", async () => {
+    const p = local({ dataDir: dir });
+    const ref = await p.provision({ ...spec, backupRetentionDays: 2 });
+    expect(await p.listSnapshots(ref, ref.volumeId!)).toEqual([]);
+    now += DAY_MS;
+    const [daily] = (await p.listSnapshots(ref, ref.volumeId!))!;
+    expect(daily!.createdAt).toBe(new Date(now).toISOString());
+    await p.setBackupRetention(ref, ref.volumeId!, 30); // applies to snapshots from now on
+    now += DAY_MS;
+    const two = (await p.listSnapshots(ref, ref.volumeId!))!;
+    expect(two.map((s) => s.retentionDays)).toEqual([2, 30]);
+    now += DAY_MS; // the first is 2 days old: gone, with its folder
+    expect((await p.listSnapshots(ref, ref.volumeId!))!.map((s) => s.retentionDays)).toEqual([30, 30]);
+    expect(readdirSync(path.join(dir, "snapshots"))).not.toContain(daily!.id);
+    expect(await p.listSnapshots(ref, "vol_unknown")).toBeNull();
+  });
+
+  it("without a data dir the folders live in a temporary folder; destroying the instance removes its volumes and snapshots", async () => {
+    const p = local();
+    const ref = await p.provision(spec);
+    const folder = p.volumeFolder(ref.volumeId!);
+    expect(folder.startsWith(tmpdir())).toBe(true);
+    await p.createSnapshot(ref, ref.volumeId!, []);
+    await p.destroy(ref);
+    expect(() => readdirSync(folder)).toThrow();
+    expect(await p.listSnapshots(ref, ref.volumeId!)).toBeNull();
+  });
+});

@@ -10,6 +10,18 @@ import { http, HttpResponse, type HttpHandler, type JsonBodyType } from "msw";
  * Fly's: it holds the request (advances the clock) until the state is reached
  * and answers 200, or advances N seconds and answers 408.
  *
+ * Volumes keep daily snapshots as Fly does (https://fly.io/docs/volumes/snapshots/,
+ * .../machines/api/volumes-resource/): `dailySnapshots()` takes Fly's daily one of
+ * every volume, `POST .../snapshots` an on-demand one; each is `creating` for
+ * `snapshotMs`, then `created`, sized as the volume's data (`usedBytes`), and is
+ * gone from the list `retention_days` after it was taken (the volume's
+ * `snapshot_retention` when it was taken, 5 by default), a destroyed volume's
+ * included. A volume created with a `snapshot_id` is `restoring` for
+ * `restoreMs`, then `created`, holding the snapshot's data. A machine mounts
+ * exactly the volumes of its current config: an update that names another
+ * volume detaches the old one. `corruptSnapshot(id)` makes an assistant whose
+ * volume was restored from that snapshot answer /healthz unhealthy.
+ *
  * Fault injection: `inject(route, fault, times)` makes the next `times` calls
  * of a route answer a 5xx, 408, 429 with Retry-After, one of Fly's real
  * capacity errors, a network failure, or succeed but lose the answer.
@@ -68,6 +80,10 @@ export interface FlyFakeTimings {
   stopMs: number;
   /** destroying -> destroyed */
   destroyMs: number;
+  /** a snapshot: creating -> created */
+  snapshotMs: number;
+  /** a volume created from a snapshot: restoring -> created */
+  restoreMs: number;
 }
 
 export interface FlyFakeOptions {
@@ -85,7 +101,8 @@ export interface FlyFakeOptions {
 export type FlyRoute =
   | "createApp" | "getApp" | "deleteApp"
   | "listIps" | "assignIp"
-  | "listVolumes" | "createVolume" | "deleteVolume"
+  | "listVolumes" | "createVolume" | "getVolume" | "updateVolume" | "deleteVolume"
+  | "listSnapshots" | "createSnapshot"
   | "listMachines" | "createMachine" | "getMachine" | "updateMachine"
   | "startMachine" | "stopMachine" | "restartMachine" | "deleteMachine" | "wait"
   | "acquireLease" | "releaseLease"
@@ -128,8 +145,31 @@ export interface FakeVolume {
   sizeGb: number;
   encrypted: boolean;
   compute: unknown;
-  state: "created" | "destroyed";
+  state: "created" | "restoring" | "destroyed";
   attachedMachineId: string | null;
+  /** Days its snapshots are kept (`snapshot_retention`). */
+  snapshotRetention: number;
+  autoBackupEnabled: boolean;
+  /** Bytes of data on it: what a snapshot of it stores. */
+  usedBytes: number;
+  /** The snapshot it was created from, if any. */
+  restoredFrom: string | null;
+  /** While restoring: when it becomes `created`. */
+  readyAt: number;
+}
+export interface FakeSnapshot {
+  id: string;
+  app: string;
+  volumeId: string;
+  kind: "scheduled" | "on_demand";
+  status: "creating" | "created" | "failed";
+  size: number;
+  createdAt: number;
+  /** When it leaves `creating`. */
+  readyAt: number;
+  retentionDays: number;
+  /** It ends `failed` instead of `created`. */
+  fails: boolean;
 }
 export interface FakeLease { nonce: string; expiresAt: number; description: string }
 export interface FakeMachine {
@@ -171,6 +211,7 @@ export interface FlyFakeState {
   apps: Map<string, FakeApp>;
   ips: FakeIp[];
   volumes: Map<string, FakeVolume>;
+  snapshots: Map<string, FakeSnapshot>;
   machines: Map<string, FakeMachine>;
   certificates: FakeCertificate[];
   /** Every API call that passed authentication, in order (faults included). */
@@ -179,7 +220,10 @@ export interface FlyFakeState {
   health: Map<string, { status: number; body: JsonBodyType }>;
 }
 
-const DEFAULT_TIMINGS: FlyFakeTimings = { launchMs: 500, bootMs: 3000, stopMs: 2000, destroyMs: 1000 };
+const DEFAULT_TIMINGS: FlyFakeTimings = { launchMs: 500, bootMs: 3000, stopMs: 2000, destroyMs: 1000, snapshotMs: 20_000, restoreMs: 10_000 };
+const DAY_MS = 86_400_000;
+/** The size of a fresh OpenClaw volume's data in the fake (the snapshot list example in Fly's docs). */
+const DEFAULT_USED_BYTES = 36_007_729;
 const LEASE_OWNER = "ci@tokens.fly.io";
 const OTHER_OWNER = "someone-else@tokens.fly.io";
 
@@ -199,6 +243,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
     apps: new Map(),
     ips: [],
     volumes: new Map(),
+    snapshots: new Map(),
     machines: new Map(),
     certificates: [],
     requests: [],
@@ -213,7 +258,18 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
     },
   };
 
+  /** Snapshots whose restored volumes make the assistant unhealthy. */
+  const corrupt = new Set<string>();
+  /** How many of the next snapshots end `failed`. */
+  let failingSnapshots = 0;
+
   function settle() {
+    for (const v of state.volumes.values()) if (v.state === "restoring" && v.readyAt <= now) v.state = "created";
+    for (const snap of state.snapshots.values()) {
+      if (snap.status === "creating" && snap.readyAt <= now) snap.status = snap.fails ? "failed" : "created";
+      // Past its retention Fly deletes it.
+      if (snap.createdAt + snap.retentionDays * DAY_MS <= now) state.snapshots.delete(snap.id);
+    }
     for (const m of state.machines.values()) {
       while (m.pending[0] && m.pending[0].at <= now) {
         enter(m, m.pending[0].state);
@@ -411,10 +467,53 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       attached_machine_id: v.attachedMachineId,
       attached_alloc_id: null,
       fstype: "ext4",
-      snapshot_retention: 5,
-      auto_backup_enabled: true,
+      snapshot_retention: v.snapshotRetention,
+      auto_backup_enabled: v.autoBackupEnabled,
     };
   }
+
+  /** A snapshot as GET .../snapshots lists it (fly-go's VolumeSnapshot). */
+  function snapshotJson(snap: FakeSnapshot): Json {
+    return {
+      id: snap.id,
+      size: snap.size,
+      digest: `${snap.id.slice(3, 19)}-1`,
+      created_at: new Date(snap.createdAt).toISOString(),
+      status: snap.status,
+      retention_days: snap.retentionDays,
+      volume_size: 1073741824,
+    };
+  }
+
+  function takeSnapshot(v: FakeVolume, kind: FakeSnapshot["kind"]): FakeSnapshot {
+    const fails = failingSnapshots > 0;
+    if (fails) failingSnapshots--;
+    const snap: FakeSnapshot = {
+      id: `vs_${nextId(24)}`,
+      app: v.app,
+      volumeId: v.id,
+      kind,
+      status: "creating",
+      size: v.usedBytes,
+      createdAt: now,
+      readyAt: now + timings.snapshotMs,
+      retentionDays: v.snapshotRetention,
+      fails,
+    };
+    state.snapshots.set(snap.id, snap);
+    return snap;
+  }
+
+  /** A volume of the app, destroyed ones included (their snapshots stay listed). */
+  function volumeIn(appName: string, id: string): FakeVolume | Response {
+    const app = visibleApp(appName);
+    if (app instanceof Response) return app;
+    const v = state.volumes.get(id);
+    return v && v.app === appName ? v : notFound("volume");
+  }
+
+  const retentionProblem = (r: unknown) =>
+    r !== undefined && (typeof r !== "number" || !Number.isInteger(r) || r < 1 || r > 60) ? "snapshot_retention must be 1-60 days" : null; // approximate wording
 
   function certificateJson(c: FakeCertificate): Json {
     return {
@@ -443,14 +542,18 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
     }
     for (const mount of (c.mounts as Json[] | undefined) ?? []) {
       const v = state.volumes.get(String(mount.volume));
-      if (!v || v.app !== appName || v.state !== "created") return `volume not found`;
+      if (!v || v.app !== appName || v.state === "destroyed") return `volume not found`;
+      if (v.state !== "created") return `volume ${v.id} is ${v.state}`; // approximate wording
       if (v.region !== region) return `volume ${v.id} is in ${v.region}, not ${region}`;
       if (v.attachedMachineId && v.attachedMachineId !== machineId) return `volume ${v.id} is already attached`;
     }
     return null;
   }
 
+  /** The machine's volumes are exactly its config's mounts: one it no longer names is let go. */
   function attachMounts(m: FakeMachine) {
+    const named = new Set(((m.config.mounts as Json[] | undefined) ?? []).map((mount) => String(mount.volume)));
+    for (const v of state.volumes.values()) if (v.attachedMachineId === m.id && !named.has(v.id)) v.attachedMachineId = null;
     for (const mount of (m.config.mounts as Json[] | undefined) ?? []) {
       const v = state.volumes.get(String(mount.volume));
       if (v) v.attachedMachineId = m.id;
@@ -490,6 +593,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       }
       for (const m of live) enter(m, "destroyed");
       for (const v of state.volumes.values()) if (v.app === app.name) v.state = "destroyed";
+      for (const snap of state.snapshots.values()) if (snap.app === app.name) state.snapshots.delete(snap.id);
       state.ips = state.ips.filter((ip) => ip.app !== app.name);
       state.certificates = state.certificates.filter((c) => c.app !== app.name);
       state.apps.delete(app.name);
@@ -526,6 +630,14 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       const b = (body ?? {}) as Json;
       if (typeof b.name !== "string" || !/^[a-z0-9_]{1,30}$/.test(b.name)) return error(400, "invalid volume name");
       if (typeof b.region !== "string") return error(400, "region is required");
+      const retention = retentionProblem(b.snapshot_retention);
+      if (retention) return error(400, retention);
+      let from: FakeSnapshot | undefined;
+      if (b.snapshot_id !== undefined) {
+        from = state.snapshots.get(String(b.snapshot_id));
+        if (!from || from.app !== app.name) return notFound("snapshot");
+        if (from.status !== "created") return error(400, `snapshot ${from.id} is ${from.status}`); // approximate wording
+      }
       const v: FakeVolume = {
         id: `vol_${nextId(16)}`,
         app: app.name,
@@ -534,11 +646,60 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
         sizeGb: typeof b.size_gb === "number" ? b.size_gb : 3,
         encrypted: b.encrypted !== false,
         compute: b.compute,
-        state: "created",
+        state: from ? "restoring" : "created",
         attachedMachineId: null,
+        snapshotRetention: typeof b.snapshot_retention === "number" ? b.snapshot_retention : 5,
+        autoBackupEnabled: b.auto_backup_enabled !== false,
+        usedBytes: from ? from.size : DEFAULT_USED_BYTES,
+        restoredFrom: from?.id ?? null,
+        readyAt: from ? now + timings.restoreMs : now,
       };
       state.volumes.set(v.id, v);
       return HttpResponse.json(volumeJson(v));
+    })),
+    http.get(`${v1}/apps/:app/volumes/:id`, route("getVolume", ({ params }) => {
+      const v = volumeIn(params.app!, params.id!);
+      return v instanceof Response ? v : HttpResponse.json(volumeJson(v));
+    })),
+    http.put(`${v1}/apps/:app/volumes/:id`, route("updateVolume", ({ params, body }) => {
+      const v = volumeIn(params.app!, params.id!);
+      if (v instanceof Response) return v;
+      if (v.state === "destroyed") return notFound("volume");
+      const b = (body ?? {}) as Json;
+      const retention = retentionProblem(b.snapshot_retention);
+      if (retention) return error(400, retention);
+      // Applies to snapshots taken from now on; existing ones keep theirs (Fly's docs say so).
+      if (typeof b.snapshot_retention === "number") v.snapshotRetention = b.snapshot_retention;
+      if (typeof b.auto_backup_enabled === "boolean") v.autoBackupEnabled = b.auto_backup_enabled;
+      return HttpResponse.json(volumeJson(v));
+    })),
+    http.get(`${v1}/apps/:app/volumes/:id/snapshots`, route("listSnapshots", ({ params }) => {
+      const v = volumeIn(params.app!, params.id!);
+      if (v instanceof Response) return v;
+      return HttpResponse.json([...state.snapshots.values()].filter((snap) => snap.volumeId === v.id).map(snapshotJson));
+    })),
+    http.post(`${v1}/apps/:app/volumes/:id/snapshots`, route("createSnapshot", ({ params }) => {
+      const v = volumeIn(params.app!, params.id!);
+      if (v instanceof Response) return v;
+      if (v.state !== "created") return error(400, `volume ${v.id} is ${v.state}`); // approximate wording
+      const snap = takeSnapshot(v, "on_demand");
+      // The answer's shape, as the volumes resource documents it.
+      return HttpResponse.json({
+        Msg: {
+          backup: {
+            id: String(seq),
+            app_id: state.apps.get(v.app)?.id ?? "",
+            volume_id: v.id,
+            state: "prepare",
+            type: "BACKUP_TYPE_ON_DEMAND",
+            message: "",
+            created_at: new Date(now).toISOString(),
+            updated_at: new Date(now).toISOString(),
+            finished_at: null,
+            graph_id: snap.id,
+          },
+        },
+      });
     })),
     http.delete(`${v1}/apps/:app/volumes/:id`, route("deleteVolume", ({ params }) => {
       const app = visibleApp(params.app!);
@@ -748,6 +909,9 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       if (!running) return new HttpResponse("no healthy machines", { status: 503 });
       // The machine runs, but the gateway on this image never becomes live.
       if (unhealthyImages.has(String(running.config.image))) return HttpResponse.json({ ok: false, status: "starting" }, { status: 503 });
+      // An assistant on data restored from a corrupt snapshot runs, but its gateway reports itself broken.
+      const restoredFrom = ((running.config.mounts as Json[] | undefined) ?? []).map((mount) => state.volumes.get(String(mount.volume))?.restoredFrom);
+      if (restoredFrom.some((id) => id && corrupt.has(id))) return HttpResponse.json({ ok: false, status: "error" }, { status: 503 });
       return HttpResponse.json({ ok: true, status: "live" });
     }),
   ];
@@ -767,6 +931,19 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
     failHealth(image: string) {
       unhealthyImages.add(image);
     },
+    /** Fly's daily snapshot of every live volume with automatic backups (each `creating` at first); answers them. */
+    dailySnapshots(): FakeSnapshot[] {
+      return [...state.volumes.values()].filter((v) => v.state === "created" && v.autoBackupEnabled).map((v) => takeSnapshot(v, "scheduled"));
+    },
+    /** The next `times` snapshots end `failed` instead of `created`. */
+    failSnapshots(times = 1) {
+      failingSnapshots += times;
+    },
+    /** Volumes restored from this snapshot hold data the assistant cannot start with: its /healthz answers unhealthy. */
+    corruptSnapshot(snapshotId: string) {
+      corrupt.add(snapshotId);
+    },
+    snapshotsOf: (volumeId: string) => [...state.snapshots.values()].filter((snap) => snap.volumeId === volumeId),
     /**
      * The next `times` boots of a machine (by id) or of any machine with this image fail:
      * the version ends `failed` (a crash on boot) or `launch_failed` (then `destroyed`).

@@ -40,6 +40,7 @@ describe("instance lifecycle through the API", () => {
       "fly_region",
       "health",
       "id",
+      "last_backup_at",
       "name",
       "observed_at",
       "plan",
@@ -49,6 +50,7 @@ describe("instance lifecycle through the API", () => {
       "url",
       "version",
     ]);
+    expect(bySub.body.last_backup_at).toBeNull();
 
     const stop = await api.post(`/api/v1/instances/${id}/stop`);
     expect(stop.status).toBe(202);

@@ -30,6 +30,8 @@ describe("the composition root", () => {
       "reconcile",
       "run-operation",
       "run-rollout",
+      "schedule-backup-sync",
+      "sync-instance-backups",
     ]);
     expect(rt.deps.now().toISOString()).toBe("2030-01-01T00:00:00.000Z");
     await rt.deps.send([]); // nothing to send: no run
@@ -45,6 +47,6 @@ describe("the composition root", () => {
     expect(rt.kind).toBe("inngest");
     expect(rt.runner).toBeNull();
     expect(rt.functions.map((f) => f.id)).toContain("run-rollout");
-    expect(rt.functions).toHaveLength(7);
+    expect(rt.functions).toHaveLength(9);
   });
 });

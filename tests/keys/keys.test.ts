@@ -15,7 +15,7 @@ describe("POST /api/v1/keys", () => {
     expect(res.status).toBe(201);
     expect(res.body.token).toMatch(/^moc_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}$/);
     expect(res.body.prefix).toBe(res.body.token.slice(0, 12));
-    expect(res.body.scopes).toEqual(["instance:read", "provider:read", "integrations:read", "agents:read", "operations:read", "keys:read", "webhooks:read"]);
+    expect(res.body.scopes).toEqual(["instance:read", "provider:read", "integrations:read", "agents:read", "operations:read", "keys:read", "webhooks:read", "backups:read"]);
     expect(res.headers.get("location")).toBe(`${server.url}/api/v1/keys/${res.body.id}`);
 
     // The new key works, and its token is never shown again.

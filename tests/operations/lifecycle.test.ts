@@ -41,6 +41,9 @@ describe("the lifecycle table", () => {
     expect(from("instance.restart")).toEqual(["running", "failed"]);
     expect(from("instance.configure")).toEqual(["running", "stopped"]);
     expect(from("instance.upgrade")).toEqual(["running", "stopped"]);
+    // A backup and a restore also help an instance that failed (its volume is still there).
+    expect(from("instance.backup")).toEqual(["running", "stopped", "failed"]);
+    expect(from("instance.restore")).toEqual(["running", "stopped", "failed"]);
     expect(from("instance.delete")).toEqual(INSTANCE_STATUSES.filter((s) => s !== "deleting"));
     expect(from("instance.create")).toEqual([]);
     expect(refusal("instance.start", "running")).toBe("Cannot start an instance that is running. That is possible while it is stopped or failed.");
@@ -53,10 +56,15 @@ describe("the lifecycle table", () => {
     expect(settlesAs("instance.configure", "succeeded", "stopped")).toBe("stopped");
     expect(settlesAs("instance.configure", "rolled_back", "stopped")).toBe("stopped");
     expect(settlesAs("instance.configure", "succeeded", null)).toBe("running");
+    // A backup leaves the instance as it was; a restore ends running, and one rolled back leaves it as it was.
+    expect(settlesAs("instance.backup", "succeeded", "stopped")).toBe("stopped");
+    expect(settlesAs("instance.backup", "rolled_back", "failed")).toBe("failed");
+    expect(settlesAs("instance.restore", "succeeded", "stopped")).toBe("running");
+    expect(settlesAs("instance.restore", "rolled_back", "stopped")).toBe("stopped");
     for (const type of OPERATION_TYPES) expect(settlesAs(type, "failed", "running"), type).toBe("failed");
     expect(settlesAs("instance.upgrade", "rolled_back", "stopped")).toBe("stopped");
     expect(settlesAs("instance.upgrade", "succeeded", "running")).toBe("running");
-    expect(OPERATION_TYPES.filter(recordsPrevious)).toEqual(["instance.configure", "instance.upgrade"]);
+    expect(OPERATION_TYPES.filter(recordsPrevious)).toEqual(["instance.configure", "instance.upgrade", "instance.backup", "instance.restore"]);
   });
 
   it("maps every machine state a resting instance can observe", () => {

@@ -117,6 +117,7 @@ describe("npm run admin against a running server", { timeout: 120_000 }, () => {
     const acct = await createAccount({ plan: "pro" });
     const ok = await admin(["set-plan", "--email", acct.email, "--plan", "business", "--server", server.url, "--json"], { MOC_OPERATOR_TOKEN: operatorToken()! });
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toEqual({ account_id: acct.accountId, plan: "business" });
+    // The account has no instance, so the plan change set no backup retention.
+    expect(JSON.parse(ok.stdout)).toEqual({ account_id: acct.accountId, plan: "business", backups: { synced: [], failed: [] } });
   });
 });

@@ -3,9 +3,9 @@ import { ID_PREFIXES, isId, newId } from "@/lib/ids";
 import { expandScopes, SCOPES, SCOPE_SHORTCUTS, scopeOrShortcutSchema } from "@/lib/scopes";
 
 describe("scopes", () => {
-  it("are the product page's 11 plus the two webhook scopes", () => {
-    expect(SCOPES).toHaveLength(13);
-    expect(SCOPES.filter((s) => !s.startsWith("webhooks:"))).toHaveLength(11);
+  it("are the product page's 11 plus the two webhook scopes and the two backup scopes", () => {
+    expect(SCOPES).toHaveLength(15);
+    expect(SCOPES.filter((s) => !s.startsWith("webhooks:") && !s.startsWith("backups:"))).toHaveLength(11);
   });
 
   it("expand the shortcuts, in canonical order, without duplicates", () => {
@@ -15,6 +15,11 @@ describe("scopes", () => {
     expect(expandScopes(["keys:write", "instance:read", "instance:read"])).toEqual(["instance:read", "keys:write"]);
     expect(expandScopes(["read", "instance:write"])).toContain("instance:write");
     expect(SCOPE_SHORTCUTS.all).toContain("webhooks:write");
+    // The backup scopes are in every shortcut: read reads backups, write and all also take and restore them.
+    expect(SCOPE_SHORTCUTS.read).toContain("backups:read");
+    expect(SCOPE_SHORTCUTS.read).not.toContain("backups:write");
+    expect(SCOPE_SHORTCUTS.write).toEqual(expect.arrayContaining(["backups:read", "backups:write"]));
+    expect(SCOPE_SHORTCUTS.all).toEqual(expect.arrayContaining(["backups:read", "backups:write"]));
   });
 
   it("refuse anything else", () => {

@@ -1,10 +1,19 @@
 import { InvalidArgumentError, type Command } from "commander";
 import type { Query, Schemas } from "../api.js";
-import { confirm, leaf, mutation, noteReplay, operation, type Common, type OperationOptions } from "../command.js";
+import { confirm, leaf, mutation, noteReplay, operation, paged, pages, type Common, type OperationOptions, type PageOptions } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
 import { printFields, printJson, printTable, type Column } from "../output.js";
 
 type Instance = Schemas["Instance"];
+
+const BACKUP_COLUMNS: Column<Schemas["Backup"]>[] = [
+  ["id", (b) => b.id],
+  ["kind", (b) => b.kind],
+  ["status", (b) => b.status],
+  ["size", (b) => b.size_bytes],
+  ["taken", (b) => b.created_at],
+  ["expires", (b) => b.expires_at],
+];
 
 const COLUMNS: Column<Instance>[] = [
   ["id", (i) => i.id],
@@ -26,7 +35,7 @@ export function registerInstances(program: Command): void {
   const instances = program
     .command("instances")
     .alias("instance")
-    .description("create, list, start, stop, restart, upgrade, update and delete instances");
+    .description("create, list, start, stop, restart, upgrade, update, back up, restore and delete instances");
 
   leaf<Common & { status?: string[] }>(instances, "ls", "list the account's instances", async (s, _args, o) => {
     const { data } = await s.ok(s.api.GET("/api/v1/instances", { params: { query: { status: o.status as Query<"/api/v1/instances">["status"] } } }));
@@ -112,5 +121,30 @@ export function registerInstances(program: Command): void {
     },
   )
     .alias("rm")
+    .option("-y, --yes", "do not ask for confirmation (needed when not on a terminal)");
+
+  // Backups: snapshots of the instance's volume (memory, sessions, channel credentials).
+  operation(instances, "backup <instance>", "take a backup of the instance's volume now (operation instance.backup)", (s, [id], _o, header) =>
+    s.api.POST("/api/v1/instances/{id}/backups", { params: { path: { id: id! }, header } }),
+  );
+
+  paged(
+    leaf<Common & PageOptions>(instances, "backups <instance>", "list the instance's backups, newest first (daily and on-demand)", async (s, [id], o) => {
+      const rows = await pages(o, (page) => s.ok(s.api.GET("/api/v1/instances/{id}/backups", { params: { path: { id: id! }, query: page } })));
+      if (o.json) return printJson(rows);
+      printTable(rows, BACKUP_COLUMNS, "No backups yet.");
+    }),
+  );
+
+  operation<OperationOptions & { backup: string; yes?: boolean }>(
+    instances,
+    "restore <instance>",
+    "replace the instance's data with a backup's (operation instance.restore); changes since the backup are lost",
+    async (s, [id], o, header) => {
+      await confirm(`Replace everything instance ${id} stores with backup ${o.backup}? Changes since that backup are lost.`, o.yes);
+      return s.api.POST("/api/v1/instances/{id}/restore", { params: { path: { id: id! }, header }, body: { backup_id: o.backup } });
+    },
+  )
+    .requiredOption("--backup <backup>", "the backup to restore (bkp_..., from `moc instances backups`)")
     .option("-y, --yes", "do not ask for confirmation (needed when not on a terminal)");
 }

@@ -1,3 +1,4 @@
+import { planRetentionDays } from "@/lib/services/backup-records";
 import { ensureGatewayToken, recordMachine } from "@/lib/services/operation-progress";
 import { renderInstanceConfig } from "@/lib/services/instance-config";
 import { instanceImage } from "@/lib/services/versions";
@@ -6,7 +7,8 @@ import { callCompute, type OperationSteps } from "./kit";
 /**
  * instance.create: provisions the machine (app, volume, certificate, machine)
  * on the image of the instance's version, with the documents given at creation
- * (or the defaults), then waits for it to start and its assistant to answer healthy.
+ * (or the defaults) and the volume's snapshot retention from the account's
+ * plan, then waits for it to start and its assistant to answer healthy.
  */
 export const create: OperationSteps = async (run) => {
   const { op, deps, compute } = run;
@@ -18,10 +20,11 @@ export const create: OperationSteps = async (run) => {
     // Rendered here so the documents' secrets never leave the step.
     const config = renderInstanceConfig(await run.documents(db), { subdomain: op.subdomain, gatewayToken });
     const image = await instanceImage(db, op.instanceId);
+    const backupRetentionDays = await planRetentionDays(db, op.instanceId);
     const r = await callCompute(() =>
-      compute.provision({ instanceId: op.instanceId, subdomain: op.subdomain, region: op.region, image, gatewayToken, config }),
+      compute.provision({ instanceId: op.instanceId, subdomain: op.subdomain, region: op.region, image, gatewayToken, config, backupRetentionDays }),
     );
-    await recordMachine(db, op.instanceId, r);
+    await recordMachine(db, op.instanceId, r, backupRetentionDays);
     return r;
   });
   await run.waitFor(ref, "started");

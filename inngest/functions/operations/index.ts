@@ -1,9 +1,11 @@
 import type { OperationType } from "@/lib/operations/lifecycle";
+import { backup } from "./backup";
 import { configure } from "./configure";
 import { create } from "./create";
 import { destroy } from "./delete";
 import type { OperationSteps } from "./kit";
 import { restart } from "./restart";
+import { restore } from "./restore";
 import { start } from "./start";
 import { stop } from "./stop";
 import { upgrade } from "./upgrade";
@@ -21,4 +23,6 @@ export const STEPS: Record<OperationType, OperationSteps> = {
   "instance.delete": destroy,
   "instance.configure": configure,
   "instance.upgrade": upgrade,
+  "instance.backup": backup,
+  "instance.restore": restore,
 };

@@ -5,6 +5,7 @@
  * event is a `defineEvent` and its builder in the file of its subsystem, listed here.
  */
 export { instancesObserveRequested, observeRequestedEvent } from "./observation";
+export { backupSyncRequested, backupSyncRequestedEvent } from "./backups";
 export { operationRequested, operationRequestedEvent } from "./operations";
 export { rolloutAdvanceEvent, rolloutAdvanceRequested } from "./rollouts";
 export { deliveryRequestedEvent, messagesPendingEvent, webhookDeliveryRequested, webhookMessagesPending } from "./webhooks";
