@@ -7,7 +7,9 @@ export default defineConfig({
     include: ["tests/**/*.test.ts"],
     setupFiles: ["tests/setup.ts"],
     globalSetup: ["tests/global-setup.ts"],
-    testTimeout: 30_000,
+    // A safety net against a hang, far from what any test should take: on a shared 2-core machine
+    // under load, tests that take 10 s alone (the malformed-input sweep: 300+ requests) took 30.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: "forks",
   },

@@ -229,7 +229,15 @@ export class FlyProvider implements ComputeProvider {
     });
     // Until the new version runs, the machine may still report the old one as "started" (and its
     // /healthz answer): wait for the new instance_id itself, as flyctl does after an update.
-    if (updated.instance_id) await this.waitForState(ref, "started", APPLY_WAIT_MS, updated.instance_id);
+    if (!updated.instance_id) return;
+    try {
+      await this.waitForState(ref, "started", APPLY_WAIT_MS, updated.instance_id);
+    } catch (err) {
+      // The update went through and the new version crashed on boot (`failed`, or `launch_failed`
+      // and gone): the machine has changed, so this is not a refusal of the update. The caller's
+      // own wait for "started" reports it, and the caller puts the previous configuration back.
+      if (!(err instanceof ComputeError && err.code === "fly_machine_unavailable")) throw err;
+    }
   }
 
   /** `version`: wait for this instance_id (a machine version) to reach the state, not merely the machine. */
@@ -240,7 +248,8 @@ export class FlyProvider implements ComputeProvider {
       const machine = await this.requireMachine(ref);
       lastState = machine.state;
       if (machine.state === state && (!version || machine.instance_id === version)) return;
-      if (machine.state === "destroying" || machine.state === "destroyed" || (state === "started" && machine.state === "failed")) {
+      // `launch_failed` goes on to `destroyed` (https://fly.io/docs/machines/machine-states/).
+      if (["destroying", "destroyed", "launch_failed"].includes(machine.state) || (state === "started" && machine.state === "failed")) {
         throw new ComputeError(
           "fly_machine_unavailable",
           `machine ${ref.machineId} in ${ref.appName} is ${machine.state}; it will not become ${state} on its own`,

@@ -70,6 +70,9 @@ export interface ComputeProvider {
   /**
    * Writes the rendered config onto the machine, which restarts it (a stopped
    * machine is started too, as Fly does for an update): wait for "started" after.
+   * Throws only when the config was not written (refused, or the call failed);
+   * once it was written, a machine that then fails to boot is reported by that
+   * wait, so the caller knows there is something to roll back.
    */
   applyConfig(ref: MachineRef, config: RenderedConfig): Promise<void>;
   /**

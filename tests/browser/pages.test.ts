@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "@/lib/errors";
 import { PLANS } from "@/lib/plans";
+import { freePort, hasExecutable } from "../support/services";
 
 /**
  * The pages a person sees, in headless Chromium against a real Next.js server:
@@ -16,24 +16,12 @@ import { PLANS } from "@/lib/plans";
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const SHOTS = path.join(ROOT, "test-results", "browser");
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium) console.log(`tests/browser skipped: ${CHROMIUM} is absent (apt-get install -y chromium fonts-liberation)`);
+const haveChromium = hasExecutable("tests/browser/pages.test.ts (pages in Chromium)", CHROMIUM, "apt-get install -y chromium fonts-dejavu-core");
 
 interface NextServer {
   url: string;
   output(): string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startNext(): Promise<NextServer> {
@@ -88,6 +76,8 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
   let browser: Browser;
   const external: string[] = [];
   const consoleErrors: string[] = [];
+  /** Requests to the server itself, per page opened: the checks on `external` and `consoleErrors` looked at these. */
+  const ownRequests = new Map<string, number>();
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
@@ -105,9 +95,11 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
 
   async function open(pathname: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
     const page = await browser.newPage({ viewport });
+    ownRequests.set(pathname, ownRequests.get(pathname) ?? 0);
     page.on("request", (r) => {
       const u = new URL(r.url());
       if (/^https?:$|^wss?:$/.test(u.protocol) && u.host !== new URL(server.url).host) external.push(`${pathname}: ${r.url()}`);
+      else ownRequests.set(pathname, ownRequests.get(pathname)! + 1);
     });
     page.on("console", (m) => {
       // next dev's hot-reload socket is not part of the page
@@ -145,8 +137,10 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
     ]);
     expect(await page.locator('a[href="/docs"]').count()).toBeGreaterThan(1);
     // every scrollable code block can be reached with the keyboard
+    expect(await page.locator("pre").count()).toBeGreaterThan(3);
     expect(await page.locator("pre:not([tabindex])").count()).toBe(0);
     const ids = await page.locator("[id]").evaluateAll((els) => els.map((e) => e.id));
+    expect(ids.length).toBeGreaterThan(0);
     expect(new Set(ids).size).toBe(ids.length);
     await page.screenshot({ path: path.join(SHOTS, "landing.png"), fullPage: true });
 
@@ -161,6 +155,9 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
       paths: Record<string, Record<string, { summary: string; tags: string[] }>>;
     };
     const operations = Object.values(doc.paths).flatMap((item) => Object.values(item));
+    // The document is the app's own: the checks below run over every one of its operations.
+    expect(operations.length).toBeGreaterThan(20);
+    expect(operations.map((o) => o.summary)).toContain("Create an API key");
     const page = await open("/docs");
     await page.getByText(operations[0]!.summary, { exact: true }).first().waitFor({ timeout: 60_000 });
     const sidebar = await page.innerText("body");
@@ -202,6 +199,9 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
 
   it("/docs/errors has an anchor for every error code", { timeout: 120_000 }, async () => {
     const page = await open("/docs/errors#rate_limited");
+    // One row per code, no more, no fewer (and the codes are many: the loop below checks each).
+    expect(Object.keys(ERROR_CODES).length).toBeGreaterThan(10);
+    expect(await page.locator("tr[id]").count()).toBe(Object.keys(ERROR_CODES).length);
     for (const [code, { status, title }] of Object.entries(ERROR_CODES)) {
       const row = page.locator(`[id="${code}"]`);
       expect(await row.count(), code).toBe(1);
@@ -214,6 +214,9 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
   });
 
   it("loads nothing from other hosts and logs no errors", () => {
+    // Every page was opened and watched (each loads its own scripts and styles from the server).
+    expect([...ownRequests.keys()].sort()).toEqual(["/", "/docs", "/docs/errors#rate_limited"]);
+    for (const [pathname, n] of ownRequests) expect(n, pathname).toBeGreaterThan(1);
     expect(external).toEqual([]);
     expect(consoleErrors).toEqual([]);
   });

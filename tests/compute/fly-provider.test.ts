@@ -3,6 +3,7 @@ import { FlyProvider, type FlyProviderOptions } from "@/lib/compute/fly";
 import { instanceAppName } from "@/lib/compute/naming";
 import { ComputeError, type MachineRef, type ProvisionSpec, type RenderedConfig } from "@/lib/compute/types";
 import { createFlyFake, type FlyFake, type FlyFakeOptions, type FlyFault } from "@/tests/fakes/fly-api";
+import { OPENCLAW_MACHINE } from "../support/openclaw-machine";
 import { mockServer } from "../support/msw";
 
 const TOKEN = "fly-test-token";
@@ -116,8 +117,8 @@ describe("FlyProvider lifecycle", () => {
     expect(machines).toHaveLength(1);
     const c = sent(machines[0]!);
     expect(c.image).toBe(IMAGE);
-    expect(c.init.cmd).toEqual(["node", "dist/index.js", "gateway", "--allow-unconfigured", "--port", "3000", "--bind", "lan"]);
-    expect(c.guest).toEqual({ cpu_kind: "shared", cpus: 2, memory_mb: 2048 });
+    expect(c.init.cmd).toEqual(OPENCLAW_MACHINE.cmd);
+    expect(c.guest).toEqual(OPENCLAW_MACHINE.guest);
     expect(c.env).toEqual({
       OPENCLAW_LOG_LEVEL: "info",
       ANTHROPIC_API_KEY: SECRET,
@@ -129,14 +130,8 @@ describe("FlyProvider lifecycle", () => {
     expect(c.files[0]!.guest_path).toBe("/data/openclaw.json");
     expect(decode(c.files[0]!.raw_value)).toBe(config.files[0]!.content);
     expect(c.mounts).toEqual([{ volume: ref.volumeId, path: "/data" }]);
-    expect(c.services).toHaveLength(1);
-    expect(c.services[0]).toMatchObject({ protocol: "tcp", internal_port: 3000, autostart: false });
-    expect(c.services[0]!.ports).toEqual([
-      { port: 80, handlers: ["http"], force_https: true },
-      { port: 443, handlers: ["tls", "http"] },
-    ]);
-    expect(c.services[0]!.checks).toEqual([expect.objectContaining({ type: "http", path: "/healthz", method: "GET" })]);
-    expect(c.metadata).toMatchObject({ moc_instance_id: spec.instanceId });
+    expect(c.services).toEqual(OPENCLAW_MACHINE.services);
+    expect(c.metadata).toEqual({ moc_instance_id: spec.instanceId, moc_subdomain: "alice" });
 
     // Booting: not yet started, not yet healthy.
     expect(await fly.getState(ref)).not.toBe("started");
@@ -220,7 +215,9 @@ describe("FlyProvider lifecycle", () => {
     expect(c.image).toBe(IMAGE);
     expect(c.mounts).toEqual([{ volume: ref.volumeId, path: "/data" }]);
     expect(m.instanceId).not.toBe(oldVersion);
-    expect(m.history).toContain("replacing");
+    // As Fly documents an update: the old version replaced, the new one created and started (never stopped).
+    expect(m.versions.map((v) => [v.instanceId, v.state])).toEqual([[oldVersion, "replaced"], [m.instanceId, "started"]]);
+    expect(m.history).toEqual(["created", "starting", "started", "replacing", "starting", "started"]);
     expect(m.state).toBe("started");
 
     const [lease] = fake.requestsTo("acquireLease").slice(-1);
@@ -458,6 +455,66 @@ describe("FlyProvider /wait loop", () => {
     m.state = "destroyed";
     m.pending = [];
     expect(await rejection(fly.waitForState(ref, "started", 60_000))).toMatchObject({ retryable: false });
+  });
+});
+
+describe("FlyProvider when a machine fails on boot (Fly's failed and launch_failed)", () => {
+  it("a machine that crashes on boot is failed: the wait for started fails for good at once, and a later start can recover it", async () => {
+    fake.failBoot({ image: IMAGE }, "failed", 1);
+    const fly = provider();
+    const ref = await fly.provision(spec);
+    const t0 = fake.clock.now();
+    const err = await rejection(fly.waitForState(ref, "started", 600_000));
+    expect(err).toMatchObject({ code: "fly_machine_unavailable", retryable: false });
+    expect(err.message).toContain("is failed");
+    // One /wait ran out; the machine was then seen failed, long before the caller's deadline.
+    expect(fake.clock.now() - t0).toBeLessThan(120_000);
+    expect(machineOf(ref).history).toEqual(["created", "starting", "failed"]);
+    expect(await fly.getState(ref)).toBe("failed");
+    expect((await fly.checkHealth(ref)).healthy).toBe(false);
+
+    await fly.start(ref); // Fly: a failed machine may be started again
+    await fly.waitForState(ref, "started", 60_000);
+    expect((await fly.checkHealth(ref)).healthy).toBe(true);
+  });
+
+  it("a machine whose launch fails is launch_failed, then destroyed with its volume freed; the wait fails for good", async () => {
+    const fly = provider();
+    const first = await fly.provision(spec);
+    await fly.destroy(first);
+    fake.failBoot({ image: IMAGE }, "launch_failed");
+    const ref = await fly.provision({ ...spec, instanceId: "inst_launchfails" });
+    const err = await rejection(fly.waitForState(ref, "started", 600_000));
+    expect(err).toMatchObject({ code: "fly_machine_unavailable", retryable: false });
+    expect(machineOf(ref).history).toEqual(["created", "launch_failed", "destroyed"]);
+    expect(fake.state.volumes.get(ref.volumeId!)?.attachedMachineId).toBeNull();
+    await fly.destroy(ref); // what is left (app, volume) goes
+    expect(fake.state.apps.has(ref.appName)).toBe(false);
+  });
+
+  it("applyConfig whose new version crashes on boot resolves (the config was written); the wait for started then fails", async () => {
+    const fly = provider();
+    const ref = await fly.provision(spec);
+    await fly.waitForState(ref, "started", 60_000);
+    fake.failBoot({ machineId: ref.machineId }, "failed", 1);
+    // Not a refusal: the machine changed, so the caller has something to roll back.
+    await fly.applyConfig(ref, { ...config, env: { OPENCLAW_LOG_LEVEL: "debug" } });
+    expect(machineOf(ref).versions.map((v) => v.state)).toEqual(["replaced", "failed"]);
+    expect(await rejection(fly.waitForState(ref, "started", 60_000))).toMatchObject({ code: "fly_machine_unavailable", retryable: false });
+
+    // Rolling back: another update boots a new version that starts.
+    await fly.applyConfig(ref, config);
+    await fly.waitForState(ref, "started", 60_000);
+    expect(machineOf(ref).versions.map((v) => v.state)).toEqual(["replaced", "replaced", "started"]);
+  });
+
+  it("the fake fails only what it was told to: other machines and images boot", async () => {
+    fake.failBoot({ image: "ghcr.io/openclaw/openclaw:broken" });
+    fake.failBoot({ machineId: "00000000000000" });
+    const fly = provider();
+    const ref = await fly.provision(spec);
+    await fly.waitForState(ref, "started", 60_000);
+    expect(machineOf(ref).history).toEqual(["created", "starting", "started"]);
   });
 });
 

@@ -2,7 +2,7 @@ import { and, count, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { operation } from "@/db/schema";
-import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
+import { client, createAccount, createRunningInstance, holdOperations, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { useRealPostgres } from "../support/real-postgres";
 import { useApiServer } from "../support/security";
 
@@ -28,12 +28,16 @@ describe.skipIf(!pg)("concurrent requests on a real Postgres server", () => {
     const api = client(server.url, me.token);
     const { id } = await createRunningInstance(api, uniqueSubdomain("one"));
     const actions = ["stop", "restart", "stop", "restart", "stop", "restart", "stop", "restart"];
+    // The winner's operation stays unfinished while the requests race: otherwise a fast one could
+    // finish first, and a later request (a delete of the stopped instance) rightly start a second.
+    const hold = holdOperations();
     const results = await Promise.all([
       ...actions.map((a) => api.post(`/api/v1/instances/${id}/${a}`)),
       api.delete(`/api/v1/instances/${id}`),
       api.delete(`/api/v1/instances/${id}`),
     ]);
     const winners = results.filter((r) => r.status === 202);
+    await hold.resume(...winners.map((w) => w.body.id as string));
     expect(winners).toHaveLength(1);
     for (const r of results.filter((r) => r.status !== 202)) {
       expect(r.status).toBe(409);

@@ -3,9 +3,10 @@ import { PgTable } from "drizzle-orm/pg-core";
 import { describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/client";
 import * as schema from "@/db/schema";
-import { processRuntime } from "@/inngest/runtime";
+import { createRuntime, processRuntime } from "@/inngest/runtime";
 import { ComputeError, type LocalProvider, type RenderedConfig } from "@/lib/compute";
-import { resetConfig } from "@/lib/config";
+import { config, resetConfig } from "@/lib/config";
+import { installDeps } from "@/lib/deps";
 import { machineRef } from "@/lib/services/operation-progress";
 import {
   ANTHROPIC_KEY,
@@ -17,7 +18,7 @@ import {
   TELEGRAM_TOKEN,
   TELEGRAM_TOKEN_2,
 } from "./fixtures";
-import { client, createAccount, createKeyFor, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
+import { client, createAccount, createKeyFor, createRunningInstance, holdOperations, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
 
 const server = useApiServer();
@@ -39,6 +40,7 @@ const AGENTS = {
 };
 
 const local = () => processRuntime().deps.compute() as LocalProvider;
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 async function instanceRow(id: string) {
   const db = await getDb();
@@ -101,13 +103,16 @@ describe("GET config documents", () => {
 describe("PUT /api/v1/instances/{id}/provider", () => {
   it("answers 202 with an instance.configure operation that applies the document, after which GET shows it", async () => {
     const { api, id } = await newInstance();
+    const hold = holdOperations();
     const res = await api.put(`/api/v1/instances/${id}/provider`, PROVIDER);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ type: "instance.configure", status: "pending", instance_id: id, error: null });
     expect(res.headers.get("location")).toBe(`${server.url}/api/v1/operations/${res.body.id}`);
     expect(res.headers.get("operation-location")).toBe(`${server.url}/api/v1/operations/${res.body.id}`);
-    // Set in the request's own transaction (the zero-delay runner may already be done).
-    expect(["updating", "running"]).toContain((await api.get(`/api/v1/instances/${id}`)).body.status);
+    // Set in the request's own transaction; until it is applied, GET shows the previous document.
+    expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("updating");
+    expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBeNull();
+    await hold.resume(res.body.id);
 
     const op = await waitForOperation(api, res.body.id);
     expect(op.body).toMatchObject({ status: "succeeded", error: null });
@@ -326,18 +331,39 @@ describe("applying a configuration", () => {
 
   it("answers 409 operation_in_progress while another operation runs on the instance", async () => {
     const { api, id } = await newInstance();
-    // A retryable fault keeps the first operation running for its backoff (about a second).
-    local().failNext("waitForState", new ComputeError("local_wait_timeout", "not yet", { retryable: true }));
-    const first = await api.put(`/api/v1/instances/${id}/provider`, PROVIDER);
-    expect(first.status).toBe(202);
-    expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("updating");
-    const second = await api.put(`/api/v1/instances/${id}/agents`, AGENTS);
-    expect(second.status).toBe(409);
-    expect(second.body).toMatchObject({ code: "operation_in_progress", operation_id: first.body.id });
-    // While it runs, GET still shows the applied (previous) document.
-    expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBeNull();
-    expect((await waitForOperation(api, first.body.id)).body.status).toBe("succeeded");
-    expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBe("anthropic");
+    // A retryable fault, and a runner whose backoff waits until released: the first operation is
+    // still running for as long as the test needs, however slow the machine.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const backoffs: number[] = [];
+    const sleep = async (ms: number) => {
+      backoffs.push(ms);
+      await released;
+    };
+    // A runtime of its own on the process's simulated machines, installed for this test.
+    const process_ = processRuntime();
+    const rt = createRuntime(config(), { compute: process_.deps.compute(), runner: { logger: quiet, sleep } });
+    installDeps(rt.deps);
+    try {
+      local().failNext("waitForState", new ComputeError("local_wait_timeout", "not yet", { retryable: true }));
+      const first = await api.put(`/api/v1/instances/${id}/provider`, PROVIDER);
+      expect(first.status).toBe(202);
+      await vi.waitFor(() => expect(backoffs).toHaveLength(1));
+      expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("updating");
+      const second = await api.put(`/api/v1/instances/${id}/agents`, AGENTS);
+      expect(second.status).toBe(409);
+      expect(second.body).toMatchObject({ code: "operation_in_progress", operation_id: first.body.id });
+      // While it runs, GET still shows the applied (previous) document.
+      expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBeNull();
+      release();
+      expect((await waitForOperation(api, first.body.id)).body.status).toBe("succeeded");
+      expect((await api.get(`/api/v1/instances/${id}/provider`)).body.provider).toBe("anthropic");
+    } finally {
+      release();
+      await rt.runner?.idle();
+      rt.stop();
+      installDeps(process_.deps);
+    }
   });
 
   it("answers 409 invalid_instance_state for a failed instance, even for an unchanged document", async () => {

@@ -13,6 +13,31 @@ import { http, HttpResponse, type HttpHandler, type JsonBodyType } from "msw";
  * Fault injection: `inject(route, fault, times)` makes the next `times` calls
  * of a route answer a 5xx, 408, 429 with Retry-After, one of Fly's real
  * capacity errors, a network failure, or succeed but lose the answer.
+ * `failBoot(match, as)` makes machines (by id) or images crash on boot, ending
+ * in `failed` or `launch_failed` as Fly reports it.
+ *
+ * State rules, from https://fly.io/docs/machines/machine-states/ ("states")
+ * and https://fly.io/docs/machines/api/machines-resource/ ("API"):
+ * - create boots the machine unless `skip_launch` (API, "Create a Machine"):
+ *   created -> starting -> started;
+ * - an update makes a new machine version (a new `instance_id`); the previous
+ *   version is marked `replaced`, a terminal state, and the new one becomes the
+ *   active version and starts, a stopped machine included, unless `skip_launch`
+ *   (states, "Update and versioning behavior"; API, "Update a Machine": "If the
+ *   Machine is running ... it will reboot"). While it happens the machine is
+ *   `replacing` ("User-initiated configuration change ... in progress"). The new
+ *   version never passes through `stopping`/`stopped`: only the old one shuts down;
+ * - a boot that fails ends in `failed` (persistent: "could not start
+ *   successfully"; it can be started, stopped or destroyed again) or in
+ *   `launch_failed`, which "will transition to destroyed" (states);
+ * - stop: stopping -> stopped; restart stops and starts the same version (flyctl's
+ *   `machine restart` takes the stop signal and kill timeout); destroy:
+ *   destroying -> destroyed, refused unless stopped (or failed) without `force`;
+ * - `/wait` waits for `started`, `stopped` or `destroyed`, needs `instance_id`
+ *   (the version) for `stopped`, and answers 408 when the timeout passes (API,
+ *   "Wait for a Machine to reach a specified state");
+ * - changes to a leased machine need the lease's nonce in `fly-machine-lease-nonce`
+ *   (API, "Update a Machine" request headers, "Create a Machine lease").
  *
  * Error bodies are `{"error": "..."}` as Fly sends them. The capacity and
  * lease-conflict texts are Fly's real wording; the other messages are
@@ -104,7 +129,19 @@ export interface FakeMachine {
   lease: FakeLease | null;
   /** Every state the machine has been in, in order. */
   history: string[];
+  /** Every version (instance_id) the machine has had, oldest first, with the state of each. */
+  versions: FakeVersion[];
 }
+export interface FakeVersion {
+  instanceId: string;
+  image: string;
+  /** The version's own state: an old version ends `replaced`; the active one follows the machine. */
+  state: string;
+}
+/** How a boot fails on Fly: `failed` stays until acted on; `launch_failed` goes on to `destroyed`. */
+export type BootFailure = "failed" | "launch_failed";
+/** Which boots fail: those of one machine, or of any machine running one image. */
+export type BootMatch = { machineId: string } | { image: string };
 export interface FakeCertificate { app: string; hostname: string; status: string }
 export interface RecordedRequest {
   route: FlyRoute;
@@ -139,6 +176,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
   let seq = 0;
   const nextId = (width: number) => (++seq).toString(16).padStart(width, "0");
   const faults = new Map<FlyRoute, FlyFault[]>();
+  const bootFailures: { match: BootMatch; as: BootFailure; times: number }[] = [];
 
   const state: FlyFakeState = {
     apps: new Map(),
@@ -170,6 +208,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
   function enter(m: FakeMachine, s: string) {
     m.state = s;
     m.history.push(s);
+    if (s !== "replacing") m.versions.at(-1)!.state = s;
     if (s === "destroyed") {
       for (const v of state.volumes.values()) if (v.attachedMachineId === m.id) v.attachedMachineId = null;
       m.lease = null;
@@ -181,6 +220,21 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
     let at = now;
     m.pending = steps.map(([s, delay]) => ({ state: s, at: (at += delay) }));
     settle();
+  }
+
+  /**
+   * How the active version boots, `delay` ms from now: starting, then started after
+   * `bootMs`; or, when a `failBoot` rule matches, `failed` (it stays) or
+   * `launch_failed` (then destroyed, which frees its volume).
+   */
+  function boot(m: FakeMachine, delay: number): [string, number][] {
+    const rule = bootFailures.find(
+      (r) => r.times > 0 && ("machineId" in r.match ? r.match.machineId === m.id : r.match.image === m.config.image),
+    );
+    if (!rule) return [["starting", delay], ["started", timings.bootMs]];
+    rule.times--;
+    if (rule.as === "launch_failed") return [["launch_failed", delay], ["destroyed", timings.destroyMs]];
+    return [["starting", delay], ["failed", timings.bootMs]];
   }
 
   const error = (status: number, message: string, extra: Json = {}) => HttpResponse.json({ error: message, ...extra }, { status });
@@ -456,10 +510,12 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
         pending: [],
         lease: null,
         history: ["created"],
+        versions: [],
       };
+      m.versions.push({ instanceId: m.instanceId, image: String(m.config.image), state: "created" });
       state.machines.set(m.id, m);
       attachMounts(m);
-      if (b.skip_launch !== true) schedule(m, [["starting", timings.launchMs], ["started", timings.bootMs]]);
+      if (b.skip_launch !== true) schedule(m, boot(m, timings.launchMs));
       return HttpResponse.json(machineJson(m));
     })),
     http.get(`${v1}/apps/:app/machines/:id`, route("getMachine", ({ params }) => {
@@ -474,16 +530,17 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       const b = (body ?? {}) as Json;
       const problem = configProblem(b.config, m.app, m.region, m.id);
       if (problem) return error(400, problem);
+      // A new version replaces the active one, which is marked `replaced` (a terminal state).
+      const running = m.state === "started" || m.state === "starting";
+      m.versions.at(-1)!.state = "replaced";
       m.config = structuredClone(b.config as Json);
       m.instanceId = newInstanceId();
+      m.versions.push({ instanceId: m.instanceId, image: String(m.config.image), state: "created" });
       attachMounts(m);
-      if (b.skip_launch === true) return HttpResponse.json(machineJson(m));
-      if (m.state === "started" || m.state === "starting") {
-        // Running: reboot into the new version.
-        schedule(m, [["replacing", 0], ["stopping", 0], ["stopped", timings.stopMs], ["starting", 0], ["started", timings.bootMs]]);
-      } else {
-        schedule(m, [["starting", 0], ["started", timings.bootMs]]);
-      }
+      // `replacing` while the old version shuts down (as long as a stop, when it was running);
+      // then the new version boots, unless skip_launch leaves it `created`.
+      const shutdown = running ? timings.stopMs : 0;
+      schedule(m, [["replacing", 0], ...(b.skip_launch === true ? ([["created", shutdown]] as [string, number][]) : boot(m, shutdown))]);
       return HttpResponse.json(machineJson(m));
     })),
     http.post(`${v1}/apps/:app/machines/:id/start`, route("startMachine", ({ params, nonce }) => {
@@ -495,7 +552,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
         return error(412, `unable to start machine from current state: '${m.state}'`); // approximate wording
       }
       const previous = m.state;
-      schedule(m, [["starting", 0], ["started", timings.bootMs]]);
+      schedule(m, boot(m, 0));
       return HttpResponse.json({ previous_state: previous, migrated: false, new_host: "" });
     })),
     http.post(`${v1}/apps/:app/machines/:id/stop`, route("stopMachine", ({ params, nonce }) => {
@@ -513,7 +570,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       const conflict = leaseConflict(m, nonce);
       if (conflict) return conflict;
       if (m.state !== "started") return error(412, `unable to restart machine in state '${m.state}'`); // approximate wording
-      schedule(m, [["stopping", 0], ["stopped", timings.stopMs], ["starting", 0], ["started", timings.bootMs]]);
+      schedule(m, [["stopping", 0], ["stopped", timings.stopMs], ...boot(m, 0)]);
       return HttpResponse.json({ ok: true });
     })),
     http.delete(`${v1}/apps/:app/machines/:id`, route("deleteMachine", ({ params, url, nonce }) => {
@@ -522,7 +579,7 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       if (m.state === "destroyed") return notFound("machine");
       const conflict = leaseConflict(m, nonce);
       if (conflict) return conflict;
-      if (!["stopped", "created", "failed"].includes(m.state) && url.searchParams.get("force") !== "true") {
+      if (!["stopped", "created", "failed", "launch_failed"].includes(m.state) && url.searchParams.get("force") !== "true") {
         return error(412, "unable to destroy machine, not currently stopped"); // approximate wording
       }
       schedule(m, [["destroying", 0], ["destroyed", timings.destroyMs]]);
@@ -538,7 +595,12 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60) return error(400, "timeout must be between 1 and 60 seconds");
       const instanceId = url.searchParams.get("instance_id");
       if (target === "stopped" && !instanceId) return error(400, "instance_id is required when waiting for stopped");
-      if (instanceId && instanceId !== m.instanceId) return error(400, `machine version ${instanceId} is not current`);
+      if (instanceId && !m.versions.some((v) => v.instanceId === instanceId)) return error(404, `machine version ${instanceId} not found`); // approximate wording
+      // An old version is `replaced` for good: it never reaches the state, so the wait runs out.
+      if (instanceId && instanceId !== m.instanceId) {
+        clock.advance(timeout * 1000);
+        return error(408, "deadline_exceeded: machine did not reach the requested state in time"); // approximate wording
+      }
       const limit = now + timeout * 1000;
       if (m.state === target) return HttpResponse.json({ ok: true });
       const step = m.pending.find((s) => s.state === target);
@@ -631,6 +693,13 @@ export function createFlyFake(opts: FlyFakeOptions = {}) {
       const queue = faults.get(route) ?? [];
       for (let i = 0; i < times; i++) queue.push(fault);
       faults.set(route, queue);
+    },
+    /**
+     * The next `times` boots of a machine (by id) or of any machine with this image fail:
+     * the version ends `failed` (a crash on boot) or `launch_failed` (then `destroyed`).
+     */
+    failBoot(match: BootMatch, as: BootFailure = "failed", times = Infinity) {
+      bootFailures.push({ match, as, times });
     },
     /** Another client takes the machine's lease (as flyctl would during a deploy). */
     leaseByOther(machineId: string, ttlSeconds = 60) {

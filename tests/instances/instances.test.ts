@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, createAccount, createRunningInstance, uniqueSubdomain, waitForOperation } from "../support/fixtures";
+import { client, createAccount, createRunningInstance, holdOperations, uniqueSubdomain, waitForOperation } from "../support/fixtures";
 import { describeSecurity, useApiServer } from "../support/security";
 
 const server = useApiServer();
@@ -74,14 +74,20 @@ describe("instance lifecycle through the API", () => {
     expect((await api.post("/api/v1/instances", { subdomain })).status).toBe(202);
   });
 
-  it("shows the transitional status while an operation runs", async () => {
+  it("shows the transitional status while an operation is unfinished, and Retry-After on the operation", async () => {
     const me = await createAccount();
     const api = client(server.url, me.token);
     const { id } = await createRunningInstance(api, uniqueSubdomain("trans"));
+    const hold = holdOperations();
     const stop = await api.post(`/api/v1/instances/${id}/stop`);
     // Set in the request's own transaction, so it is visible at once.
-    expect(["stopping", "stopped"]).toContain((await api.get(`/api/v1/instances/${id}`)).body.status);
-    await waitForOperation(api, stop.body.id);
+    expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("stopping");
+    const pending = await api.get(`/api/v1/operations/${stop.body.id}`);
+    expect(pending.body).toMatchObject({ status: "pending", started_at: null, completed_at: null });
+    expect(Number(pending.headers.get("retry-after"))).toBeGreaterThan(0);
+    await hold.resume(stop.body.id);
+    expect((await waitForOperation(api, stop.body.id)).body.status).toBe("succeeded");
+    expect((await api.get(`/api/v1/instances/${id}`)).body.status).toBe("stopped");
   });
 });
 
@@ -161,17 +167,18 @@ describe("409s", () => {
     expect((await api.post(`/api/v1/instances/${id}/restart`)).body.code).toBe("invalid_instance_state");
   });
 
-  it("answers operation_in_progress naming the running operation", async () => {
+  it("answers operation_in_progress naming the unfinished operation, and accepts the request once it has finished", async () => {
     const api = client(server.url, (await createAccount({ limits: { heavy: 100 } })).token);
+    const hold = holdOperations();
     const create = await api.post("/api/v1/instances", { subdomain: uniqueSubdomain("busy") });
+    expect(create.status).toBe(202);
     const res = await api.delete(`/api/v1/instances/${create.body.instance_id}`);
-    // With a zero-delay provider the create may already be done; both outcomes name what happened.
-    if (res.status === 409) {
-      expect(res.body).toMatchObject({ code: "operation_in_progress", operation_id: create.body.id });
-      expect(res.body.detail).toContain(create.body.id);
-    } else {
-      expect(res.status).toBe(202);
-    }
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: "operation_in_progress", operation_id: create.body.id });
+    expect(res.body.detail).toContain(create.body.id);
+    await hold.resume(create.body.id);
+    expect((await waitForOperation(api, create.body.id)).body.status).toBe("succeeded");
+    expect((await api.delete(`/api/v1/instances/${create.body.instance_id}`)).status).toBe(202);
   });
 });
 

@@ -94,8 +94,8 @@ describe("embedded start-up resumes unfinished operations", () => {
 
     const freshAfter = await instRow(fresh.id);
     expect(freshAfter.status).toBe("running");
-    expect(freshAfter.machineId).toBeTruthy();
-    expect(freshAfter.gatewayTokenEnc).toBeTruthy();
+    expect(freshAfter.machineId).toMatch(/^[0-9a-f]{14}$/);
+    expect(freshAfter.gatewayTokenEnc).toMatch(/^v1\./);
     expect(await rt.deps.compute().getState({ appName: freshAfter.appName!, machineId: freshAfter.machineId!, volumeId: freshAfter.volumeId, region: "iad" })).toBe("started");
 
     // The half-done create kept its machine: provisioning again found it instead of making a second.

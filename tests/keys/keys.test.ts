@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "@/db/client";
 import { apiKey } from "@/db/schema";
 import { eq } from "drizzle-orm";
@@ -91,10 +91,11 @@ describe("GET /api/v1/keys", () => {
   it("records when a key was last used", async () => {
     const me = await createAccount();
     const api = client(server.url, me.token);
-    await api.get("/api/v1/account");
-    await new Promise((r) => setTimeout(r, 100)); // last use is written after the response
-    const res = await api.get(`/api/v1/keys/${me.keyId}`);
-    expect(res.body.last_used_at).not.toBeNull();
+    const other = await createKeyFor(me.accountId);
+    expect((await api.get(`/api/v1/keys/${other.id}`)).body.last_used_at).toBeNull();
+    expect((await client(server.url, other.token).get("/api/v1/account")).status).toBe(200);
+    // Last use is written after the response: wait until it shows.
+    await vi.waitFor(async () => expect((await api.get(`/api/v1/keys/${other.id}`)).body.last_used_at).not.toBeNull());
   });
 
   it("refuses a bad cursor or limit", async () => {
@@ -151,17 +152,28 @@ describeSecurity("DELETE /api/v1/keys/{id}", server, {
 });
 
 describe("the verified-key cache", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("still refuses a key whose expiry passed while it was remembered, and one revoked meanwhile", async () => {
     const me = await createAccount();
     const api = client(server.url, me.token);
-    const expiresAt = new Date(Date.now() + 1500).toISOString();
+    // Only Date is faked (the server runs in this process): the clock moves when the test says.
+    const t0 = Date.UTC(2031, 0, 1, 12, 0, 0);
+    vi.useFakeTimers({ toFake: ["Date"], now: t0 });
+    const expiresAt = new Date(t0 + 5_000).toISOString(); // well inside the 10 s a verified key is remembered
     const short = await api.post("/api/v1/keys", { name: "brief", scopes: ["read"], expires_at: expiresAt });
+    expect(short.status).toBe(201);
     const shortApi = client(server.url, short.body.token);
     expect((await shortApi.get("/api/v1/account")).status).toBe(200); // now remembered
-    await new Promise((r) => setTimeout(r, Date.parse(expiresAt) - Date.now() + 50));
+    vi.setSystemTime(t0 + 4_999);
+    expect((await shortApi.get("/api/v1/account")).status).toBe(200);
+    vi.setSystemTime(t0 + 5_000);
     const expired = await shortApi.get("/api/v1/account");
     expect(expired.status).toBe(401);
     expect(expired.body.code).toBe("api_key_expired");
+    vi.useRealTimers();
 
     const other = await createKeyFor(me.accountId);
     const otherApi = client(server.url, other.token);

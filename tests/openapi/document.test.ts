@@ -155,7 +155,7 @@ describe("GET /api/v1/openapi.json", () => {
     const res = await client(server.url).get("/api/v1/openapi.json");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
-    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect(res.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
     expect(res.headers.get("access-control-allow-origin")).toBe("*");
     expect(res.body.openapi).toBe("3.1.0");
     expect(res.body.servers).toEqual([{ url: server.url, description: "This deployment" }]);

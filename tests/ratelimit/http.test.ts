@@ -19,6 +19,7 @@ const server = useApiServer();
 const T = Math.floor(Date.now() / 60_000) * 60_000 + 30_000;
 // A sliding window's whole quota is back within two minutes of the last request it counted.
 const secondsLeft = (v: string | null) => {
+  expect(v).toMatch(/^\d+$/); // Number(null) would be 0, and pass below
   const n = Number(v);
   expect(n).toBeGreaterThanOrEqual(0);
   expect(n).toBeLessThanOrEqual(120);
@@ -161,9 +162,8 @@ describe("fail closed when the rate-limit store is unavailable", () => {
       try {
         useUpstash(store.url);
         const api = client(server.url, me.token);
-        const started = Date.now();
+        // Refused (a request that hung on the store instead would run into the test's time limit).
         const res = await api.post("/api/v1/keys", { name: "never", scopes: ["read"] });
-        expect(Date.now() - started).toBeLessThan(3000);
         expect(res.status).toBe(503);
         expect(res.body.code).toBe("rate_limiter_unavailable");
         expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);

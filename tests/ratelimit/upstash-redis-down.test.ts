@@ -60,13 +60,13 @@ describe.skipIf(!available)("UpstashRateLimiter when redis-server stops behind t
     expect((await limiter.check(c)).key).toMatchObject({ success: true, remaining: 2 });
 
     await stop(redis); // crash: SIGKILL, nothing saved
-    const started = performance.now();
     const err = await limiter.check(c).then(
       () => null,
       (e: unknown) => e,
     );
+    // Fails closed (a check that hung instead would run into the test's time limit).
     expect(err).toBeInstanceOf(RateLimiterUnavailable);
-    expect(performance.now() - started).toBeLessThan(2 * TIMEOUT_MS);
+    expect((err as Error).message).toMatch(/^rate-limit store unavailable: /);
 
     // Back, empty (no persistence) and without the scripts: EVALSHA -> NOSCRIPT -> EVAL.
     redis = startRedis(port);

@@ -1,6 +1,8 @@
 import { getDb } from "@/db/client";
-import { apiKey } from "@/db/schema";
+import { apiKey, operation } from "@/db/schema";
 import { eq } from "drizzle-orm";
+import { installDeps, installedDeps } from "@/lib/deps";
+import { operationRequestedEvent } from "@/lib/jobs/events";
 import type { PlanName } from "@/lib/plans";
 import type { Scope, ScopeShortcut } from "@/lib/scopes";
 import type { LimitOverrides } from "@/lib/plans";
@@ -102,4 +104,26 @@ let subdomainCounter = 0;
 /** A subdomain no other test uses. */
 export function uniqueSubdomain(prefix = "box"): string {
   return `${prefix}-${process.pid}-${++subdomainCounter}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/**
+ * Until `resume()`, the events requests send reach no runner: an operation a request starts
+ * stays pending, so a test can look at the API while it is unfinished, however fast the
+ * machine. `resume()` installs the process's dependencies again and hands their runner these
+ * operations (as the reconciler would re-send them). Needs the API server started (useApiServer).
+ */
+export function holdOperations() {
+  const previous = installedDeps();
+  installDeps({ ...previous, send: async () => undefined });
+  return {
+    async resume(...operationIds: string[]) {
+      installDeps(previous);
+      const db = await getDb();
+      for (const id of operationIds) {
+        const [row] = await db.select().from(operation).where(eq(operation.id, id));
+        if (!row) throw new Error(`no operation ${id}`);
+        await previous.send([operationRequestedEvent(row)]);
+      }
+    },
+  };
 }

@@ -1,22 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
-import { freePort, skipNotice } from "./services";
+import { freePort } from "./services";
+
+export { hasProductionBuild } from "./services";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const NEXT_BIN = path.join(ROOT, "node_modules", "next", "dist", "bin", "next");
-const BUILD_ID = path.join(ROOT, ".next", "BUILD_ID");
-
-/**
- * Whether this checkout has a production build to serve (`npm run build`; CI
- * builds before it tests). Without one, prints the one "skipped" line: a cold
- * build takes minutes, too long to start from a test.
- */
-export function hasProductionBuild(suite: string): boolean {
-  if (fs.existsSync(BUILD_ID)) return true;
-  skipNotice(suite, "a production build (npm run build)");
-  return false;
-}
 
 export interface NextServer {
   url: string;

@@ -117,7 +117,7 @@ describe("delivery of operation results", () => {
   });
 
   it("delivers only the events an endpoint subscribes to, to each subscribed endpoint of the account only", async () => {
-    const { me, api, rx, instanceId } = await setup({ events: ["operation.failed"] });
+    const { api, rx, instanceId } = await setup({ events: ["operation.failed"] });
     const both = await receiver();
     await api.post("/api/v1/webhooks", { url: both.url, events: ["operation.succeeded", "operation.failed"] });
     const paused = await receiver();
@@ -137,7 +137,6 @@ describe("delivery of operation results", () => {
     await operate(api, instanceId);
     expect(rx.requests.map((r) => JSON.parse(r.body).type)).toEqual(["operation.failed"]);
     expect(both.requests.map((r) => JSON.parse(r.body).type)).toEqual(["operation.succeeded", "operation.failed"]);
-    expect(me.accountId).toBeTruthy();
   });
 
   it("lists deliveries newest first in cursor pages, filtered by status", async () => {
@@ -194,9 +193,10 @@ describe("retries", () => {
     const [waiting] = await deliveries(api, endpoint.id);
     expect(waiting!.status).toBe("pending");
     expect(waiting!.attempts[0]).toMatchObject({ response_status: 500, error: "HTTP 500" });
+    // The schedule's first retry (5 s after the attempt), not its second (5 min): the bound sits between them.
     const due = Date.parse(waiting!.next_attempt_at!) - Date.parse(waiting!.attempts[0]!.at);
     expect(due).toBeGreaterThanOrEqual(5_000);
-    expect(due).toBeLessThan(6_000);
+    expect(due).toBeLessThan(60_000);
 
     rx.respondWith({ type: "status", status: 204 });
     jobs.advance(5_000); // the wait passes
@@ -345,13 +345,13 @@ describe("secret rotation", () => {
 
   it("a second rotation within the grace period retires the oldest secret at once", async () => {
     const { api, rx, secrets, endpoint, instanceId } = await setup();
-    const first = secrets[0]!;
     const second = (await api.post(`/api/v1/webhooks/${endpoint.id}/rotate-secret`)).body.secret;
     const third = (await api.post(`/api/v1/webhooks/${endpoint.id}/rotate-secret`)).body.secret;
     secrets.push(second, third);
     await operate(api, instanceId);
+    // Signed by the second and third secrets only: the first no longer verifies.
+    expect(header(rx.requests[0]!, "webhook-signature").split(" ")).toHaveLength(2);
     expect(rx.requests[0]!.verifications.map((v) => v.ok)).toEqual([false, true, true]);
-    expect(first).not.toBe(third);
   });
 });
 
@@ -376,6 +376,7 @@ describe("the outbox", () => {
     // Dispatched once: another pass delivers nothing more.
     await jobs.reconcileOnce();
     expect(rx.requests).toHaveLength(1);
+    expect(await deliveries(api, endpoint.id)).toHaveLength(1);
   });
 
   it("resumes a delivery whose run was lost, from where its record stands", async () => {

@@ -38,11 +38,22 @@ describe("signHeaders", () => {
     expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body));
   });
 
-  it("is the package's own signature", () => {
-    const secret = generateSecret();
-    const ts = new Date();
-    const headers = signHeaders({ secrets: [secret], msgId: "msg_1", timestamp: ts, body });
-    expect(headers["webhook-signature"]).toBe(new Webhook(secret).sign("msg_1", ts, body));
+  it("reproduces the Standard Webhooks specification's known-answer vector", () => {
+    // The spec's own example (https://github.com/standard-webhooks/standard-webhooks, spec/standard-webhooks.md),
+    // also the reference library's "sign function works" test (libraries/javascript/src/webhook.test.ts):
+    // HMAC-SHA256 of "<id>.<timestamp>.<body>" under the base64-decoded secret. An oracle independent of the
+    // library the signing uses, so a change of library, encoding or signed string would show here.
+    const headers = signHeaders({
+      secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+      msgId: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      timestamp: new Date(1614265330 * 1000),
+      body: '{"test": 2432232314}',
+    });
+    expect(headers).toEqual({
+      "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      "webhook-timestamp": "1614265330",
+      "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    });
   });
 
   it("fails verification for a tampered body, another id or another secret", () => {

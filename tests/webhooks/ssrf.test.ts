@@ -6,6 +6,7 @@ import {
   classifyAddress,
   createGuardedLookup,
   resolveAndCheck,
+  urlHost,
   validateWebhookUrl,
   type LookupFn,
 } from "@/lib/webhooks/ssrf";
@@ -19,22 +20,28 @@ function resolvesTo(...addresses: string[]): LookupFn & ReturnType<typeof vi.fn>
   return vi.fn(async () => addresses.map((address): LookupAddress => ({ address, family: address.includes(":") ? 6 : 4 })));
 }
 
-describe("WHATWG URL parsing normalises odd IPv4 notations (the guard relies on it)", () => {
+describe("odd IPv4 notations: the guard classifies the address they name, not the text", () => {
   it.each([
-    ["http://2130706433/", "127.0.0.1"],
-    ["http://0x7f.1/", "127.0.0.1"],
-    ["http://0177.0.0.1/", "127.0.0.1"],
-    ["http://127.1/", "127.0.0.1"],
-    ["http://0x7f000001/", "127.0.0.1"],
-    ["http://127.0.0.1./", "127.0.0.1"],
-    ["http://%31%32%37.0.0.1/", "127.0.0.1"],
-    ["http://2852039166/", "169.254.169.254"],
-    ["http://0xa9.0xfe.0xa9.0xfe/", "169.254.169.254"],
-    ["http://3232235777/", "192.168.1.1"],
-    ["http://0/", "0.0.0.0"],
-    ["http://[::ffff:127.0.0.1]/", "[::ffff:7f00:1]"],
-  ])("%s -> %s", (input, hostname) => {
-    expect(new URL(input).hostname).toBe(hostname);
+    ["http://2130706433/", "127.0.0.1", /loopback/],
+    ["http://0x7f.1/", "127.0.0.1", /loopback/],
+    ["http://0177.0.0.1/", "127.0.0.1", /loopback/],
+    ["http://127.1/", "127.0.0.1", /loopback/],
+    ["http://0x7f000001/", "127.0.0.1", /loopback/],
+    ["http://127.0.0.1./", "127.0.0.1", /loopback/],
+    ["http://%31%32%37.0.0.1/", "127.0.0.1", /loopback/],
+    ["http://[::ffff:127.0.0.1]/", "::ffff:7f00:1", /loopback/],
+    ["http://2852039166/", "169.254.169.254", /linkLocal/],
+    ["http://0xa9.0xfe.0xa9.0xfe/", "169.254.169.254", /linkLocal/],
+    ["http://3232235777/", "192.168.1.1", /private/],
+    ["http://0/", "0.0.0.0", /unspecified/],
+  ] as const)("%s is %s", (input, address, refusal) => {
+    // Refused in production by the class of the address it names...
+    const prod = checkWebhookUrl(input.replace(/^http:/, "https:"), production);
+    expect(prod).toEqual({ ok: false, reason: expect.stringMatching(refusal) });
+    // ...and in embedded mode, an http:// URL is accepted exactly when that address is loopback.
+    const local = checkWebhookUrl(input, embedded);
+    expect(local.ok).toBe(refusal.source === "loopback");
+    if (local.ok) expect(urlHost(local.url)).toEqual({ host: address, isIp: true });
   });
 });
 
