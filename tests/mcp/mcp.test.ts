@@ -1,6 +1,6 @@
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterEach, describe, expect, it } from "vitest";
-import { client, createAccount, createKeyFor, createRunningInstance, uniqueSubdomain } from "../support/fixtures";
+import { client, createAccount, createKeyFor, createRunningInstance, holdOperations, uniqueSubdomain } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 
 // The MCP server at /api/mcp, driven by the SDK's own client over real HTTP,
@@ -111,13 +111,27 @@ describe("MCP server: tools", () => {
     expect(gone.data).toMatchObject({ code: "not_found", status: 404 });
   });
 
-  it("answers an unfinished operation as it stands when told not to wait, and a problem for a state that forbids the change", async () => {
+  it("bounds the wait: an operation that does not finish in time is answered as it stands", async () => {
+    const me = await createAccount({ plan: "business", limits: { heavy: 100 } });
+    const mcp = await connect(me.token);
+    const held = holdOperations();
+    const created = await call(mcp, "create_instance", { subdomain: uniqueSubdomain("mcp") });
+    try {
+      for (const timeout_seconds of [0, 1]) {
+        const now = await call(mcp, "wait_for_operation", { operation_id: created.data.id, timeout_seconds });
+        expect(now.isError).toBe(false);
+        expect(now.data).toMatchObject({ id: created.data.id, status: "pending" });
+      }
+    } finally {
+      await held.resume(created.data.id);
+    }
+    expect(await succeeded(mcp, created.data.id)).toMatchObject({ status: "succeeded" });
+  });
+
+  it("answers a problem for a state that forbids the change", async () => {
     const me = await createAccount({ plan: "business", limits: { heavy: 100 } });
     const mcp = await connect(me.token);
     const created = await call(mcp, "create_instance", { subdomain: uniqueSubdomain("mcp") });
-    const now = await call(mcp, "wait_for_operation", { operation_id: created.data.id, timeout_seconds: 0 });
-    expect(now.isError).toBe(false);
-    expect(now.data.id).toBe(created.data.id);
     await succeeded(mcp, created.data.id);
     const start = await call(mcp, "start_instance", { instance: created.data.instance_id });
     expect(start.isError).toBe(true);
@@ -137,6 +151,16 @@ describe("MCP server: tools", () => {
     const wait = await call(mcp, "wait_for_operation", { operation_id: "op_x", timeout_seconds: 61 });
     expect(wait.data.code).toBe("validation_error");
     expect((await call(mcp, "list_instances")).data.items).toEqual([]);
+  });
+});
+
+describe("MCP server: docs", () => {
+  it("the reference at /docs says how to add the server to an MCP client, with this deployment's URL", async () => {
+    const doc = await client(server.url).get("/api/v1/openapi.json");
+    const description: string = doc.body.info.description;
+    expect(description).toContain("## MCP server");
+    const config = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(description.slice(description.indexOf("## MCP server")))![1]!);
+    expect(config.mcpServers.myopenclaw).toEqual({ type: "http", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/api\/mcp$/), headers: { Authorization: "Bearer moc_..." } });
   });
 });
 
