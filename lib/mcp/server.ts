@@ -102,7 +102,7 @@ function success(value: unknown, note?: string): CallToolResult {
 }
 
 /** An ApiError as an isError result: the problem document the REST API would answer, plus retry_after when waiting helps. */
-export function toolError(err: ApiError, requestId: string): CallToolResult {
+function toolError(err: ApiError, requestId: string): CallToolResult {
   const problem: Record<string, unknown> = {
     code: err.code,
     title: ERROR_CODES[err.code].title,
@@ -206,12 +206,17 @@ export function mcpRoute(modules: readonly RouteModule[]): Record<"GET" | "POST"
   const mcp = createMcpHandler(async (server) => registerTools(server, await loaded()), { serverInfo: SERVER_INFO, instructions: INSTRUCTIONS });
 
   const serve: Handler = async (req) => {
+    const started = performance.now();
     const requestId = requestIdFrom(req.headers.get("x-request-id"));
+    const done = (res: Response, keyId?: string) => {
+      log.info("request", { request_id: requestId, method: req.method, path: "/api/mcp", status: res.status, key_id: keyId, ms: Math.round(performance.now() - started) });
+      return res;
+    };
     let principal: Principal;
     try {
       principal = await authenticate(req, await getDb());
     } catch (err) {
-      return problemResponse(toApiError(err, requestId), requestId);
+      return done(problemResponse(toApiError(err, requestId), requestId));
     }
     const auth: AuthInfo = {
       token: principal.key.id, // never the key itself: nothing downstream needs it
@@ -225,12 +230,12 @@ export function mcpRoute(modules: readonly RouteModule[]): Record<"GET" | "POST"
       res = await mcp(req);
     } catch (err) {
       log.error("mcp request failed", { request_id: requestId, error: errorMessage(err) });
-      return problemResponse(toApiError(err, requestId), requestId);
+      return done(problemResponse(toApiError(err, requestId), requestId), principal.key.id);
     }
     const headers = new Headers(res.headers);
     headers.set("x-request-id", requestId);
     headers.set("cache-control", "no-store");
-    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+    return done(new Response(res.body, { status: res.status, statusText: res.statusText, headers }), principal.key.id);
   };
   const notAllowed: Handler = async (req) =>
     problemResponse(
