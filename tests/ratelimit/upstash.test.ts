@@ -175,16 +175,27 @@ describe.skipIf(!redisUrl)("UpstashRateLimiter through the Upstash REST relay on
     });
 
     it("when the answer is not a rate-limit reply", async () => {
+      // A well-formed Upstash REST answer (one result per command sent, pipelined or not) whose
+      // result is no rate-limit reply.
       const bogus: Server = createServer((req, res) => {
-        req.resume().on("end", () => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
+          let sent: unknown;
+          try {
+            sent = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          } catch {
+            sent = null;
+          }
+          const pipelined = Array.isArray(sent) && sent.every((c) => Array.isArray(c));
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify([{ result: "bogus" }, { result: ["x"] }]));
+          res.end(JSON.stringify(pipelined ? (sent as unknown[]).map(() => ({ result: "bogus" })) : { result: "bogus" }));
         });
       });
       await new Promise<void>((r) => bogus.listen(0, "127.0.0.1", r));
       try {
         const url = `http://127.0.0.1:${(bogus.address() as AddressInfo).port}`;
-        const err = await expectUnavailable(upstash({ url, token: "t" }).check(fresh()));
+        // A generous budget: this refusal must come from the answer, not from a slow machine.
+        const err = await expectUnavailable(upstash({ url, token: "t" }, 30_000).check(fresh()));
         expect(err.message).toContain("no usable answer");
       } finally {
         bogus.closeAllConnections();
