@@ -1,7 +1,7 @@
 import { headers } from "next/headers";
 import { CodeBlock, Inline, SiteFooter, SiteHeader } from "./docs/_components/content";
 import { baseUrlFromHeaders, exampleBaseUrl } from "@/lib/http/base-url";
-import { API_PLANS, heroExample, quickStart, useCases } from "@/lib/openapi/guide";
+import { API_PLANS, heroExample, mcpClientConfig, quickStart, useCases } from "@/lib/openapi/guide";
 import { SCOPES } from "@/lib/scopes";
 
 // The examples name this deployment's own URL, so the page is rendered per request.
@@ -86,6 +86,16 @@ export default async function Home() {
                 </li>
               ))}
             </ol>
+          </div>
+        </section>
+
+        <section id="mcp" aria-labelledby="mcp-title">
+          <div className="wrap">
+            <h2 id="mcp-title">{mcpClientConfig(base).title}</h2>
+            <p className="section-lead">
+              <Inline text={mcpClientConfig(base).text} />
+            </p>
+            <CodeBlock label="MCP client configuration" code={mcpClientConfig(base).code} />
           </div>
         </section>
 

@@ -199,8 +199,8 @@ async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteC
   return response;
 }
 
-/** Bearer-key authentication and the plan's API access. */
-async function authenticate(req: Request, db: Db): Promise<Principal> {
+/** Bearer-key authentication and the plan's API access (the route wrapper's, and the MCP server's). */
+export async function authenticate(req: Request, db: Db): Promise<Principal> {
   if (req.headers.has("cookie")) {
     throw new ApiError("cookies_not_allowed", "This API accepts API keys only; requests carrying cookies are refused. Send no Cookie header.");
   }
@@ -231,7 +231,8 @@ async function authenticate(req: Request, db: Db): Promise<Principal> {
   return v.principal;
 }
 
-function authorize(principal: Principal, scope: Scope | "any"): void {
+/** Refuses a key without the scope an endpoint (or an MCP tool) needs: 403 insufficient_scope naming it. */
+export function authorize(principal: Principal, scope: Scope | "any"): void {
   if (scope === "any" || principal.key.scopes.includes(scope)) return;
   throw new ApiError("insufficient_scope", `This request needs the \`${scope}\` scope, which this key does not have.`, {
     extra: { required_scope: scope },
@@ -254,6 +255,54 @@ async function execute(
   const query = readQuery(e.query, url.searchParams);
   const idemKey = isMutation(req.method) ? readIdempotencyKey(req) : null;
   const { value: body, raw } = await parseBody(req, e.body);
+  const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
+  const input = { body, query, params, prepared };
+
+  if (!isMutation(req.method)) {
+    return runService(db, principal, requestId, false, async (ctx) => render(req, await e.handler(ctx, input as never, req), headers));
+  }
+  // A mutation's writes, and its idempotency record, commit together or not at all.
+  const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
+  const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
+  return runService(db, principal, requestId, true, async (ctx, tx) => {
+    if (idemKey) {
+      const stored = await claim(tx!, idemScope, idemKey, fingerprint);
+      if (stored) {
+        const h = new Headers(headers);
+        for (const [k, v] of Object.entries(stored.headers)) h.set(k, v);
+        h.set("idempotent-replayed", "true");
+        return new Response(stored.status === 204 ? null : stored.body, { status: stored.status, headers: h });
+      }
+    }
+    const res = render(req, await e.handler(ctx, input as never, req), headers);
+    if (idemKey && res.ok) {
+      const text = await res.clone().text();
+      await remember(tx!, idemScope, idemKey, fingerprint, {
+        status: res.status,
+        body: text,
+        headers: Object.fromEntries(res.headers),
+      });
+    }
+    return res;
+  });
+}
+
+/**
+ * Runs a request's service work with its ServiceContext, as the wrapper runs
+ * a handler (and the MCP server a tool, lib/mcp/): a read on the pool; a
+ * mutation in one transaction that commits only while the key is still live
+ * (`invalid_api_key` / `api_key_expired` otherwise, nothing changed), run again
+ * when Postgres aborts it as a deadlock victim. The events and after-commit work
+ * the services queued leave once it committed, and never for a rolled-back attempt.
+ * `work` gets the context and, for a mutation, the transaction itself.
+ */
+export async function runService<T>(
+  db: Db,
+  principal: Principal,
+  requestId: string,
+  mutation: boolean,
+  work: (ctx: ServiceContext, tx?: Tx) => Promise<T>,
+): Promise<T> {
   const effects: (() => Promise<unknown> | unknown)[] = [];
   const ctxFor = (q: Db | Tx): ServiceContext => ({
     requestId,
@@ -263,45 +312,21 @@ async function execute(
     afterCommit: (fn) => void effects.push(fn),
     sendAfterCommit: (events) => void effects.push(() => installedDeps().send(events)),
   });
-  const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
-  const input = { body, query, params, prepared };
-
-  let response: Response;
-  if (!isMutation(req.method)) {
-    response = render(req, await e.handler(ctxFor(db), input as never, req), headers);
+  let result: T;
+  if (!mutation) {
+    result = await work(ctxFor(db));
   } else {
-    // A mutation's writes, and its idempotency record, commit together or not at all.
-    const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
-    const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
-    response = await retryOnConflict(() => db.transaction(async (tx) => {
+    result = await retryOnConflict(() => db.transaction(async (tx) => {
       effects.length = 0;
       // The key must still be live when the mutation commits, not only when its headers arrived.
       const keyState = await keyStateForCommit(tx, principal.key.id);
       if (keyState === "revoked") throw new ApiError("invalid_api_key", "The API key was revoked while this request was in flight. Nothing was changed.");
       if (keyState === "expired") throw new ApiError("api_key_expired", "The API key expired while this request was in flight. Nothing was changed.");
-      if (idemKey) {
-        const stored = await claim(tx, idemScope, idemKey, fingerprint);
-        if (stored) {
-          const h = new Headers(headers);
-          for (const [k, v] of Object.entries(stored.headers)) h.set(k, v);
-          h.set("idempotent-replayed", "true");
-          return new Response(stored.status === 204 ? null : stored.body, { status: stored.status, headers: h });
-        }
-      }
-      const res = render(req, await e.handler(ctxFor(tx), input as never, req), headers);
-      if (idemKey && res.ok) {
-        const text = await res.clone().text();
-        await remember(tx, idemScope, idemKey, fingerprint, {
-          status: res.status,
-          body: text,
-          headers: Object.fromEntries(res.headers),
-        });
-      }
-      return res;
+      return work(ctxFor(tx), tx);
     }));
   }
   for (const fn of effects) runAfter("after-commit", async () => fn());
-  return response;
+  return result;
 }
 
 /**
@@ -358,7 +383,8 @@ function render(req: Request, result: unknown, headers: Headers): Response {
   return new Response(JSON.stringify(reply.body), { status: reply.status, headers: h });
 }
 
-function toApiError(err: unknown, requestId: string): ApiError {
+/** Any error as the ApiError answered for it: its own, service_unavailable for an unreachable database, else internal_error (logged). */
+export function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof DatabaseLockedError || isDatabaseUnavailable(err)) {
     // A database this server cannot reach (start-up stops on a locked embedded one, lib/startup.ts) is

@@ -95,6 +95,28 @@ export function quickStart(base: BaseUrl): Snippet[] {
   ];
 }
 
+/**
+ * How to add this deployment's MCP server (/api/mcp, lib/mcp/) to an MCP
+ * client: the `mcpServers` entry that Claude Code, Claude Desktop, Cursor and
+ * VS Code read, with the Streamable HTTP URL and the API key as a bearer token.
+ */
+export function mcpClientConfig(base: BaseUrl): Snippet {
+  return {
+    title: "Connect an AI assistant (MCP)",
+    text:
+      "The same API is an MCP server at `/api/mcp` (Streamable HTTP, stateless), so an assistant can manage the fleet when asked: " +
+      "list, create, start, stop, restart and delete instances and wait for their operations, read and set their provider, integrations and agents, manage keys and webhooks. " +
+      "It takes the same API keys, with the same scopes and rate limits: give it a key with only the scopes it should have (e.g. `read`). " +
+      "Add it to your client's MCP configuration:",
+    language: "json",
+    code: JSON.stringify(
+      { mcpServers: { myopenclaw: { type: "http", url: `${base}/api/mcp`, headers: { Authorization: "Bearer moc_..." } } } },
+      null,
+      2,
+    ),
+  };
+}
+
 /** The product page's examples, pointed at this deployment. */
 export function useCases(base: BaseUrl): Snippet[] {
   return [
@@ -218,5 +240,14 @@ export function apiDescription(base: BaseUrl): string {
     "## Errors",
     "",
     "Errors are `application/problem+json` (RFC 9457) with a stable `code`; `type` links to its entry in the [error reference](/docs/errors).",
+    "",
+    "## MCP server",
+    "",
+    `${mcpClientConfig(base).text}`,
+    "",
+    fence(mcpClientConfig(base)),
+    "",
+    "Each tool is one endpoint of this reference: its scope, its rate class, its input schema. Tools that change an instance answer an operation at once; " +
+      "`wait_for_operation` waits up to 60 s for its end. An error is a tool result with `isError` carrying the problem's `code`, `detail` and `request_id`.",
   ].join("\n");
 }

@@ -116,7 +116,7 @@ describe.skipIf(!haveChromium)("pages in a browser", () => {
     expect(await page.getAttribute("html", "lang")).toBe("en");
     expect(await page.locator("h1").allInnerTexts()).toEqual(["Manage AI instances programmatically"]);
     const h2 = await page.locator("main h2").allInnerTexts();
-    expect(h2).toEqual(["Quick start", "What You Can Build", "Security First", "Real-World Use Cases", "Available on Pro & Business"]);
+    expect(h2).toEqual(["Quick start", "Connect an AI assistant (MCP)", "What You Can Build", "Security First", "Real-World Use Cases", "Available on Pro & Business"]);
     const text = await page.innerText("main");
     for (const s of ["Instance Lifecycle", "API Key Management", "Async Operations", "Multi-Instance", "HMAC-SHA256 Keys", "Rate Limiting"]) expect(text).toContain(s);
     for (const s of ["CI/CD Integration", "Monitoring Dashboard", "Fleet Management", "jq '.[] | {subdomain, status, fly_region}'", "import requests", "${{ secrets.API_KEY }}"]) {

@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_METHODS } from "@/lib/http/front-door";
-import { client } from "../support/fixtures";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { client, waitForOperation } from "../support/fixtures";
 import { hasProductionBuild, startNextServer, type NextServer } from "../support/next-server";
 import { rawRequest, type RawResponse } from "../support/raw-http";
 import { slowRequest } from "../support/slow-request";
@@ -122,6 +123,26 @@ describe.skipIf(!built)("next start: every request under /api/ gets the API's an
     const upgrade = await send("GET /api/v1/regions HTTP/1.1\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13");
     expect(upgrade.status).toBe(200);
     expectProblem(await send("GET /api/v1/account HTTP/1.1\nUpgrade: h2c\nConnection: Upgrade"), 401, "missing_api_key");
+  });
+
+  it("serves the MCP server: the SDK's client connects to /api/mcp with a key and restarts an instance", async () => {
+    const api = client(server.url, token);
+    const created = await api.post("/api/v1/instances", { subdomain: "edge-mcp" });
+    expect(created.status).toBe(202);
+    expect((await waitForOperation(api, created.body.id)).body.status).toBe("succeeded");
+    const mcp = new Client({ name: "edge-test", version: "1.0.0" });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL("/api/mcp", server.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    try {
+      const restart = await mcp.callTool({ name: "restart_instance", arguments: { instance: "edge-mcp" } });
+      expect(restart.isError, JSON.stringify(restart.content)).toBeFalsy();
+      const op = restart.structuredContent as { id: string; type: string };
+      expect(op.type).toBe("instance.restart");
+      const done = await mcp.callTool({ name: "wait_for_operation", arguments: { operation_id: op.id, timeout_seconds: 60 } });
+      expect(done.structuredContent).toMatchObject({ id: op.id, status: "succeeded" });
+    } finally {
+      await mcp.close();
+    }
+    expectProblem(await send("POST /api/mcp HTTP/1.1\nContent-Type: application/json", "{}"), 401, "missing_api_key");
   });
 
   it("no answer under /api/ was a 5xx or anything but the API's own, and nothing was logged as a crash", () => {

@@ -3,6 +3,7 @@ import path from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { METHODS } from "@/lib/http/route";
+import { TOOLS } from "@/lib/mcp/tools";
 import { definitionOf } from "@/lib/openapi/document";
 import { discoverRoutes } from "../support/api";
 import { pathMatches } from "../support/security";
@@ -74,6 +75,20 @@ describe("security suites", () => {
     expect(missing, "add describeSecurity(\"<route>\", server, {...}) for these, in the test file of their resource").toEqual([]);
     const unknown = names.filter((n) => !endpoints.includes(n));
     expect(unknown, "these suites name no authenticated endpoint").toEqual([]);
+  });
+
+  it("cover the MCP server: each tool is an authenticated endpoint with its suite, and /api/mcp has its own", async () => {
+    const endpoints = await authenticatedEndpoints();
+    const { names } = securitySuites();
+    for (const tool of TOOLS) {
+      expect(endpoints, `${tool.name} mirrors an authenticated endpoint`).toContain(tool.mirrors);
+      expect(names, `${tool.name}'s endpoint has a security suite`).toContain(tool.mirrors);
+    }
+    const routes = discoverRoutes().map((r) => "/" + r.segments.map((s) => (s.kind === "static" ? s.value : "{}")).join("/"));
+    expect(routes).toContain("/api/mcp");
+    // The MCP route authenticates before MCP and refuses per tool: tests/mcp checks each refusal the REST suites check.
+    const suite = fs.readFileSync(path.join(TESTS, "mcp", "mcp.test.ts"), "utf8");
+    for (const code of ["missing_api_key", "invalid_api_key", "insufficient_scope", "not_found", "rate_limited"]) expect(suite).toContain(code);
   });
 
   it("recognise a route's paths, and only those", () => {

@@ -1,0 +1,246 @@
+import type { AuthInfo, CallToolResult, McpServer, ServerContext, StandardSchemaWithJSON } from "@modelcontextprotocol/server";
+import { createMcpHandler } from "mcp-handler";
+import { getDb } from "@/db/client";
+import { ApiError, ERROR_CODES, validationError } from "../errors";
+import { inspectJson, validate } from "../http/body";
+import { problemResponse, requestIdFrom } from "../http/problem";
+import { enforceRateLimit } from "../http/ratelimit";
+import { Reply } from "../http/reply";
+import { authenticate, authorize, isMutation, METHODS, optionsHandler, rateClassOf, toApiError, runService, type Endpoint, type Method } from "../http/route";
+import type { Principal } from "../keys/verify";
+import { errorMessage, log } from "../log";
+import { loadRoutes, type RouteModule } from "../openapi/document";
+import { getOperation } from "../services/operations";
+import { TOOLS, type ToolSpec } from "./tools";
+
+/**
+ * The MCP server at /api/mcp: Streamable HTTP, stateless (every request stands
+ * alone, so it runs as a serverless route handler), on the official SDK
+ * (@modelcontextprotocol/server) through mcp-handler's route-handler adapter.
+ *
+ * A request is authenticated before MCP sees it, by the REST wrapper's own
+ * `authenticate` (lib/http/route.ts): a missing or bad key is the same
+ * problem+json 401. Each tool call then goes through the wrapper's steps for
+ * the REST endpoint the tool mirrors (lib/mcp/tools.ts): its rate class, its
+ * scope, the body checks (NUL, depth) and the tool's zod schema, the
+ * endpoint's `prepare`, and its handler inside `runService` (a mutation in one
+ * transaction, events after commit). An ApiError becomes an `isError` tool
+ * result carrying the problem: `code`, `title`, `status`, `detail`,
+ * `request_id` and the problem's extra members.
+ */
+
+/** The server's name and version in the MCP handshake. */
+const SERVER_INFO = { name: "myopenclaw", version: "1.0.0" };
+
+const INSTRUCTIONS =
+  "Manages hosted OpenClaw assistants (instances) of one account: create, start, stop, restart and delete them, configure their model provider, chat integrations and agents, " +
+  "and manage the account's API keys and webhook endpoints. Changes to an instance are asynchronous: the tool answers an operation at once; call wait_for_operation with its id to learn the outcome. " +
+  "An instance is named by its id (inst_...) or its subdomain. Errors carry a stable `code` (e.g. not_found, insufficient_scope, rate_limited with retry_after seconds) and a request_id.";
+
+/** How often wait_for_operation reads the operation again, in milliseconds. */
+const WAIT_POLL_MS = 250;
+
+interface CallAuth {
+  principal: Principal;
+  requestId: string;
+}
+
+type Endpoints = Map<string, { method: Method; endpoint: Endpoint }>;
+
+/** The mirrored endpoints of every tool, read from the REST route modules (lib never imports app: they are passed in). */
+async function endpointsOf(modules: readonly RouteModule[]): Promise<Endpoints> {
+  const out: Endpoints = new Map();
+  for (const { path, definition } of await loadRoutes(modules)) {
+    for (const method of METHODS) {
+      const e = definition[method];
+      if (e && e.scope !== "public") out.set(`${method} ${path}`, { method, endpoint: e as Endpoint });
+    }
+  }
+  for (const t of TOOLS) if (!out.has(t.mirrors)) throw new Error(`MCP tool ${t.name} mirrors ${t.mirrors}, which no route module declares`);
+  return out;
+}
+
+/**
+ * A schema the SDK lists (its JSON Schema, from zod) but does not enforce: the
+ * tool validates its arguments itself, after the rate limit and scope checks
+ * as the REST wrapper does, so a bad argument is a `validation_error` problem.
+ */
+function listedOnly(schema: ToolSpec["input"]): StandardSchemaWithJSON {
+  const std = schema["~standard"] as unknown as StandardSchemaWithJSON["~standard"];
+  const jsonSchema = {
+    input: (o: Parameters<typeof std.jsonSchema.input>[0]) => inlineTopRef(std.jsonSchema.input(o)),
+    output: (o: Parameters<typeof std.jsonSchema.output>[0]) => inlineTopRef(std.jsonSchema.output(o)),
+  };
+  return { "~standard": { ...std, jsonSchema, validate: (value: unknown) => ({ value }) } };
+}
+
+/**
+ * A schema with an OpenAPI component id (`.meta({id})`) converts to a bare
+ * `{$ref, $defs}`; MCP wants the arguments' object at the top (`type: "object"`,
+ * its `properties`), so the referenced definition is lifted there.
+ */
+function inlineTopRef(schema: Record<string, unknown>): Record<string, unknown> {
+  const name = typeof schema.$ref === "string" ? /^#\/\$defs\/(.+)$/.exec(schema.$ref)?.[1] : undefined;
+  const defs = schema.$defs as Record<string, Record<string, unknown>> | undefined;
+  if (!name || !defs?.[name]) return schema;
+  const { $ref: _ref, ...rest } = schema;
+  return { ...rest, ...defs[name] };
+}
+
+function authOf(ctx: ServerContext): CallAuth {
+  const extra = ctx.http?.authInfo?.extra as Partial<CallAuth> | undefined;
+  if (!extra?.principal || !extra.requestId) throw new Error("MCP tool called without the request's authentication");
+  return { principal: extra.principal, requestId: extra.requestId };
+}
+
+/** A tool's answer: the value as structured content, and as JSON text for clients that read only text. */
+function success(value: unknown, note?: string): CallToolResult {
+  const structured = (value !== null && typeof value === "object" && !Array.isArray(value) ? value : { value }) as Record<string, unknown>;
+  const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(structured, null, 2) }];
+  if (note) content.push({ type: "text", text: note });
+  return { content, structuredContent: structured };
+}
+
+/** An ApiError as an isError result: the problem document the REST API would answer, plus retry_after when waiting helps. */
+function toolError(err: ApiError, requestId: string): CallToolResult {
+  const problem: Record<string, unknown> = {
+    code: err.code,
+    title: ERROR_CODES[err.code].title,
+    status: err.status,
+    detail: err.message,
+    request_id: requestId,
+    ...err.extra,
+  };
+  if (err.retryAfter !== undefined) problem.retry_after = err.retryAfter;
+  return { isError: true, content: [{ type: "text", text: JSON.stringify(problem, null, 2) }], structuredContent: problem };
+}
+
+/** What a handler answered, as a tool presents it: a page as `{items, next_cursor}`, a 204 as `{done: true}`. */
+function present(out: unknown): { value: unknown; note?: string } {
+  const reply = out instanceof Reply ? out : new Reply(200, out);
+  if (reply.status === 204) return { value: { done: true } };
+  if (Array.isArray(reply.body)) return { value: { items: reply.body, next_cursor: reply.nextCursor } };
+  if (reply.headers["config-unchanged"]) return { value: { unchanged: true, document: reply.body } };
+  if (reply.status === 202) {
+    const op = reply.body as { id: string; type: string };
+    return { value: op, note: `Started ${op.type} as operation ${op.id}. Call wait_for_operation with operation_id "${op.id}" to learn its outcome.` };
+  }
+  return { value: reply.body };
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+async function callTool(tool: ToolSpec, mirrored: { method: Method; endpoint: Endpoint }, args: unknown, ctx: ServerContext): Promise<CallToolResult> {
+  const { principal, requestId } = authOf(ctx);
+  const { method, endpoint: e } = mirrored;
+  let outcome = "ok";
+  try {
+    await enforceRateLimit(principal, rateClassOf(method, e));
+    authorize(principal, e.scope);
+    const raw = args ?? {};
+    const problem = inspectJson(raw);
+    if (problem) throw validationError([problem]);
+    const { value } = validate(tool.input, raw);
+    const { params = {}, query, body } = tool.request(value);
+    const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
+    const req = ctx.http?.req ?? new Request("http://localhost/api/mcp", { method: "POST" });
+    const db = await getDb();
+    let out = await runService(db, principal, requestId, isMutation(method), (sctx) =>
+      e.handler(sctx, { body, query, params, prepared } as never, req),
+    );
+    if (tool.waitSeconds) {
+      const deadline = Date.now() + tool.waitSeconds(value) * 1000;
+      const unfinished = () => {
+        const status = ((out instanceof Reply ? out.body : out) as { status?: string }).status;
+        return status === "pending" || status === "running";
+      };
+      while (unfinished() && Date.now() < deadline && !ctx.mcpReq.signal.aborted) {
+        await sleep(Math.min(WAIT_POLL_MS, Math.max(0, deadline - Date.now())), ctx.mcpReq.signal);
+        out = await runService(db, principal, requestId, false, (sctx) => getOperation(sctx, params.id!));
+      }
+    }
+    const { value: result, note } = present(out);
+    return success(result, note);
+  } catch (err) {
+    const apiError = toApiError(err, requestId);
+    outcome = apiError.code;
+    return toolError(apiError, requestId);
+  } finally {
+    log.info("mcp tool call", { request_id: requestId, tool: tool.name, key_id: principal.key.id, outcome });
+  }
+}
+
+function registerTools(server: McpServer, endpoints: Endpoints): void {
+  for (const tool of TOOLS) {
+    const mirrored = endpoints.get(tool.mirrors)!;
+    server.registerTool(
+      tool.name,
+      { title: tool.title, description: tool.description, inputSchema: listedOnly(tool.input), annotations: { title: tool.title, ...tool.annotations } },
+      (args: unknown, ctx: ServerContext) => callTool(tool, mirrored, args, ctx),
+    );
+  }
+}
+
+type Handler = (req: Request) => Promise<Response>;
+
+/** The methods of Streamable HTTP (POST messages; GET and DELETE, which a stateless server answers 405 to, say so themselves). */
+const ALLOW = "GET, POST, DELETE, OPTIONS";
+
+/**
+ * The /api/mcp route's handlers. `modules` are the REST API's route modules
+ * (app/api/v1/openapi.json/routes.ts), which the tools mirror.
+ */
+export function mcpRoute(modules: readonly RouteModule[]): Record<"GET" | "POST" | "DELETE" | "PUT" | "PATCH" | "OPTIONS", Handler> {
+  let endpoints: Promise<Endpoints> | undefined;
+  const loaded = () => {
+    endpoints ??= endpointsOf(modules).catch((err) => {
+      endpoints = undefined; // retried on the next request, not cached
+      throw err;
+    });
+    return endpoints;
+  };
+  const mcp = createMcpHandler(async (server) => registerTools(server, await loaded()), { serverInfo: SERVER_INFO, instructions: INSTRUCTIONS });
+
+  const serve: Handler = async (req) => {
+    const started = performance.now();
+    const requestId = requestIdFrom(req.headers.get("x-request-id"));
+    const done = (res: Response, keyId?: string) => {
+      log.info("request", { request_id: requestId, method: req.method, path: "/api/mcp", status: res.status, key_id: keyId, ms: Math.round(performance.now() - started) });
+      return res;
+    };
+    let principal: Principal;
+    try {
+      principal = await authenticate(req, await getDb());
+    } catch (err) {
+      return done(problemResponse(toApiError(err, requestId), requestId));
+    }
+    const auth: AuthInfo = {
+      token: principal.key.id, // never the key itself: nothing downstream needs it
+      clientId: principal.key.id,
+      scopes: [...principal.key.scopes],
+      extra: { principal, requestId } satisfies CallAuth,
+    };
+    (req as Request & { auth?: AuthInfo }).auth = auth;
+    let res: Response;
+    try {
+      res = await mcp(req);
+    } catch (err) {
+      log.error("mcp request failed", { request_id: requestId, error: errorMessage(err) });
+      return done(problemResponse(toApiError(err, requestId), requestId), principal.key.id);
+    }
+    const headers = new Headers(res.headers);
+    headers.set("x-request-id", requestId);
+    headers.set("cache-control", "no-store");
+    return done(new Response(res.body, { status: res.status, statusText: res.statusText, headers }), principal.key.id);
+  };
+  const notAllowed: Handler = async (req) =>
+    problemResponse(
+      new ApiError("method_not_allowed", `${req.method} is not allowed here. Allowed: ${ALLOW}.`, { headers: { allow: ALLOW } }),
+      requestIdFrom(req.headers.get("x-request-id")),
+    );
+  return { GET: serve, POST: serve, DELETE: serve, PUT: notAllowed, PATCH: notAllowed, OPTIONS: optionsHandler(ALLOW) };
+}
