@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { LocalProvider, SIMULATIONS, type Simulation } from "../compute/local";
+import { SIMULATIONS, type LocalProvider, type Simulation } from "../compute/local";
 import { findAnyLiveInstance } from "../services/instance-lookup";
 import { machineRef } from "../services/operation-progress";
 import { defineCommand, UsageError } from "./command";
@@ -30,10 +30,13 @@ export const simulate = defineCommand({
     what: z.enum(SIMULATIONS, `one of ${SIMULATIONS.join(", ")}`),
   }),
   async run({ db, compute }, a) {
-    const provider = compute();
-    if (!(provider instanceof LocalProvider)) {
-      throw new UsageError(`simulate acts on the simulated machines of the embedded mode; this server's instances run on ${provider.kind}.`);
+    // By kind, not instanceof: Next.js bundles the route that runs this apart from the start-up
+    // code that built the provider, each with its own copy of the LocalProvider class.
+    const found = compute();
+    if (found.kind !== "local") {
+      throw new UsageError(`simulate acts on the simulated machines of the embedded mode; this server's instances run on ${found.kind}.`);
     }
+    const provider = found as LocalProvider;
     const inst = await findAnyLiveInstance(db, a.instance);
     if (!inst) throw new UsageError(`No live instance ${a.instance}`);
     const ref = machineRef(inst);

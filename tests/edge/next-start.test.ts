@@ -145,6 +145,24 @@ describe.skipIf(!built)("next start: every request under /api/ gets the API's an
     expectProblem(await send("POST /api/mcp HTTP/1.1\nContent-Type: application/json", "{}"), 401, "missing_api_key");
   });
 
+  it("runs a server-only operator command on the server's own simulated machines (simulate, through the operator endpoint)", async () => {
+    // The route that runs operator commands is bundled apart from the start-up code that built the
+    // compute provider: the command must still recognise the server's simulated machines.
+    const api = client(server.url, token);
+    const created = await api.post("/api/v1/instances", { subdomain: "edge-simulate" });
+    expect(created.status).toBe(202);
+    expect((await waitForOperation(api, created.body.id)).body.status).toBe("succeeded");
+    const operatorToken = fs.readFileSync(path.join(server.dataDir, "operator-token"), "utf8").trim();
+    const res = await fetch(new URL("/api/operator/run", server.url), {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${operatorToken}` },
+      body: JSON.stringify({ command: "simulate", args: { instance: "edge-simulate", what: "unhealthy" } }),
+    });
+    const body = await res.text();
+    expect(res.status, body).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ json: { subdomain: "edge-simulate", simulated: "unhealthy" } });
+  });
+
   it("no answer under /api/ was a 5xx or anything but the API's own, and nothing was logged as a crash", () => {
     expect(answers.length).toBeGreaterThan(40);
     for (const { request, res } of answers) {
