@@ -1,4 +1,5 @@
-import { and, asc, inArray, isNotNull, lt, notExists, sql } from "drizzle-orm";
+import { and, asc, inArray, isNotNull, lt, notExists, sql, type SQL } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Db } from "@/db/client";
 import { instance, operation, webhookDelivery, webhookMessage } from "@/db/schema";
 import { EVENT_RETENTION_DAYS } from "../webhooks/events";
@@ -29,16 +30,21 @@ export function retentionCutoffs(now: Date, operationRetentionDays: number): Ret
   };
 }
 
+/**
+ * Deletes up to `batch` rows of `table` that `where` picks, oldest by `age`
+ * first (a bounded batch by the index on that column); answers how many.
+ */
+async function deleteOldest(db: Db, table: Prunable, age: PgColumn, where: SQL | undefined, batch: number): Promise<number> {
+  const oldest = db.select({ id: table.id }).from(table).where(where).orderBy(asc(age)).limit(batch);
+  const rows = await db.delete(table).where(inArray(table.id, oldest)).returning({ id: table.id });
+  return rows.length;
+}
+
+type Prunable = typeof webhookDelivery | typeof webhookMessage | typeof operation;
+
 /** Deletes up to `batch` deliveries created before `before`; answers how many. */
 export async function pruneDeliveries(db: Db, before: Date, batch = RETENTION_BATCH): Promise<number> {
-  const oldest = db
-    .select({ id: webhookDelivery.id })
-    .from(webhookDelivery)
-    .where(lt(webhookDelivery.createdAt, before))
-    .orderBy(asc(webhookDelivery.createdAt))
-    .limit(batch);
-  const rows = await db.delete(webhookDelivery).where(inArray(webhookDelivery.id, oldest)).returning({ id: webhookDelivery.id });
-  return rows.length;
+  return deleteOldest(db, webhookDelivery, webhookDelivery.createdAt, lt(webhookDelivery.createdAt, before), batch);
 }
 
 /**
@@ -46,26 +52,12 @@ export async function pruneDeliveries(db: Db, before: Date, batch = RETENTION_BA
  * a delivery younger than its message (a late fan-out) goes with it.
  */
 export async function pruneMessages(db: Db, before: Date, batch = RETENTION_BATCH): Promise<number> {
-  const oldest = db
-    .select({ id: webhookMessage.id })
-    .from(webhookMessage)
-    .where(lt(webhookMessage.createdAt, before))
-    .orderBy(asc(webhookMessage.createdAt))
-    .limit(batch);
-  const rows = await db.delete(webhookMessage).where(inArray(webhookMessage.id, oldest)).returning({ id: webhookMessage.id });
-  return rows.length;
+  return deleteOldest(db, webhookMessage, webhookMessage.createdAt, lt(webhookMessage.createdAt, before), batch);
 }
 
 /** Deletes up to `batch` operations that finished before `before` (an unfinished one is never deleted). */
 export async function pruneOperations(db: Db, before: Date, batch = RETENTION_BATCH): Promise<number> {
-  const oldest = db
-    .select({ id: operation.id })
-    .from(operation)
-    .where(and(isNotNull(operation.completedAt), lt(operation.completedAt, before)))
-    .orderBy(asc(operation.completedAt))
-    .limit(batch);
-  const rows = await db.delete(operation).where(inArray(operation.id, oldest)).returning({ id: operation.id });
-  return rows.length;
+  return deleteOldest(db, operation, operation.completedAt, and(isNotNull(operation.completedAt), lt(operation.completedAt, before)), batch);
 }
 
 /** Deletes up to `batch` instances deleted before `before` whose operations are all gone (their rows were kept for that history). */
