@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { and, eq, gt, lte, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { Tx } from "@/db/client";
 import { idempotencyKey } from "@/db/schema";
 import { canonicalJson } from "../canonical-json";
@@ -9,7 +10,14 @@ import { ApiError } from "../errors";
 /** How long a key and its response are kept (DESIGN 3.5). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Headers of the first response that a replay repeats. */
-const REPLAYED_HEADERS = ["location", "operation-location", "content-type"];
+const REPLAYED_HEADERS = ["location", "operation-location", "content-type", "config-unchanged"];
+
+/** An idempotency key's value (DESIGN 3.5): 1-255 printable ASCII characters (U+0020-U+007E). */
+export const idempotencyKeyValue = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x20-\x7e]+$/, "Must be printable ASCII characters only.");
 
 /**
  * Reads the Idempotency-Key header: 1-255 printable ASCII characters, bare or
@@ -20,7 +28,7 @@ export function readIdempotencyKey(req: Request): string | null {
   if (raw === null) return null;
   let key = raw.trim();
   if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
-  if (key.length < 1 || key.length > 255 || !/^[\x20-\x7e]+$/.test(key)) {
+  if (!idempotencyKeyValue.safeParse(key).success) {
     throw new ApiError("invalid_idempotency_key", "Idempotency-Key must be 1-255 printable ASCII characters.");
   }
   return key;
@@ -104,4 +112,36 @@ export async function remember(tx: Tx, scope: IdempotencyScope, key: string, fin
     createdAt: now,
     expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
   });
+}
+
+/**
+ * Runs a mutation's `respond` at most once per (API key, Idempotency-Key),
+ * inside the mutation's transaction `tx` (the REST wrapper's, and the MCP
+ * server's for a tool call with `idempotency_key`): without a key it simply
+ * responds; with one it claims the key (409 `idempotency_key_in_use`, 422
+ * `idempotency_key_reused`, see `claim`), replays the stored response with
+ * `Idempotent-Replayed: true` over `headers`, or responds and, when the
+ * response is a success, stores it in the same transaction.
+ */
+export async function respondOnce(
+  tx: Tx,
+  scope: IdempotencyScope,
+  key: string | null,
+  fingerprint: string,
+  headers: Headers,
+  respond: () => Promise<Response>,
+): Promise<Response> {
+  if (!key) return respond();
+  const stored = await claim(tx, scope, key, fingerprint);
+  if (stored) {
+    const h = new Headers(headers);
+    for (const [k, v] of Object.entries(stored.headers)) h.set(k, v);
+    h.set("idempotent-replayed", "true");
+    return new Response(stored.status === 204 ? null : stored.body, { status: stored.status, headers: h });
+  }
+  const res = await respond();
+  if (res.ok) {
+    await remember(tx, scope, key, fingerprint, { status: res.status, body: await res.clone().text(), headers: Object.fromEntries(res.headers) });
+  }
+  return res;
 }

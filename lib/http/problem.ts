@@ -5,9 +5,14 @@ import { RATE_LIMIT_HEADERS } from "./ratelimit";
 /** The challenge every 401 carries (RFC 6750 section 3). */
 const CHALLENGE = `Bearer realm="api", error="invalid_token"`;
 
-/** A problem+json (RFC 9457) response for an ApiError. */
-export function problemResponse(err: ApiError, requestId: string, headers: Headers = new Headers()): Response {
-  const body = {
+/**
+ * The problem document (RFC 9457 section 3) for an ApiError: `type`, `title`,
+ * `status`, `detail`, `code`, `request_id` and the error's extra members. The
+ * REST API answers it as application/problem+json; the MCP server returns it
+ * as a tool error's structured content.
+ */
+export function problemBody(err: ApiError, requestId: string): Record<string, unknown> {
+  return {
     type: errorTypeUri(err.code),
     title: ERROR_CODES[err.code].title,
     status: err.status,
@@ -16,6 +21,11 @@ export function problemResponse(err: ApiError, requestId: string, headers: Heade
     request_id: requestId,
     ...err.extra,
   };
+}
+
+/** A problem+json (RFC 9457) response for an ApiError. */
+export function problemResponse(err: ApiError, requestId: string, headers: Headers = new Headers()): Response {
+  const body = problemBody(err, requestId);
   headers.set("content-type", "application/problem+json");
   headers.set("cache-control", "no-store");
   headers.set("x-request-id", requestId);

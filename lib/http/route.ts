@@ -11,7 +11,7 @@ import type { Scope } from "../scopes";
 import { baseUrlFromRequest, linkTo } from "./base-url";
 import { parseBody } from "./body";
 import type { ServiceContext } from "../context";
-import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
+import { readIdempotencyKey, requestFingerprint, respondOnce } from "./idempotency";
 import { REFUSED_METHOD_HEADER } from "./front-door";
 import { problemResponse, requestIdFrom } from "./problem";
 import { readQuery } from "./query";
@@ -264,27 +264,9 @@ async function execute(
   // A mutation's writes, and its idempotency record, commit together or not at all.
   const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
   const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
-  return runService(db, principal, requestId, true, async (ctx, tx) => {
-    if (idemKey) {
-      const stored = await claim(tx!, idemScope, idemKey, fingerprint);
-      if (stored) {
-        const h = new Headers(headers);
-        for (const [k, v] of Object.entries(stored.headers)) h.set(k, v);
-        h.set("idempotent-replayed", "true");
-        return new Response(stored.status === 204 ? null : stored.body, { status: stored.status, headers: h });
-      }
-    }
-    const res = render(req, await e.handler(ctx, input as never, req), headers);
-    if (idemKey && res.ok) {
-      const text = await res.clone().text();
-      await remember(tx!, idemScope, idemKey, fingerprint, {
-        status: res.status,
-        body: text,
-        headers: Object.fromEntries(res.headers),
-      });
-    }
-    return res;
-  });
+  return runService(db, principal, requestId, true, (ctx, tx) =>
+    respondOnce(tx!, idemScope, idemKey, fingerprint, headers, async () => render(req, await e.handler(ctx, input as never, req), headers)),
+  );
 }
 
 /**
@@ -366,7 +348,13 @@ function absolute(req: Request, path: string): string {
   return linkTo(baseUrlFromRequest(req), path);
 }
 
-function render(req: Request, result: unknown, headers: Headers): Response {
+/**
+ * A handler's result as the HTTP response the API answers (the wrapper's, and
+ * the MCP server's for a mutation, so an idempotent replay is the same either
+ * way): `Location` and `Operation-Location` made absolute against `req`'s
+ * origin, a `Link: rel="next"` for a page, JSON unless the handler set a type.
+ */
+export function render(req: Request, result: unknown, headers: Headers): Response {
   const reply = result instanceof Reply ? result : new Reply(200, result);
   const h = new Headers(headers);
   for (const [k, v] of Object.entries(reply.headers)) {

@@ -1,12 +1,13 @@
 import type { AuthInfo, CallToolResult, McpServer, ServerContext, StandardSchemaWithJSON } from "@modelcontextprotocol/server";
 import { createMcpHandler } from "mcp-handler";
 import { getDb } from "@/db/client";
-import { ApiError, ERROR_CODES, validationError } from "../errors";
+import { ApiError, validationError } from "../errors";
 import { inspectJson, validate } from "../http/body";
-import { problemResponse, requestIdFrom } from "../http/problem";
+import { idempotencyKeyValue, requestFingerprint, respondOnce } from "../http/idempotency";
+import { problemBody, problemResponse, requestIdFrom } from "../http/problem";
 import { enforceRateLimit } from "../http/ratelimit";
 import { Reply } from "../http/reply";
-import { authenticate, authorize, isMutation, METHODS, optionsHandler, rateClassOf, toApiError, runService, type Endpoint, type Method } from "../http/route";
+import { authenticate, authorize, isMutation, METHODS, optionsHandler, rateClassOf, render, toApiError, runService, type Endpoint, type Method } from "../http/route";
 import type { Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import { loadRoutes, type RouteModule } from "../openapi/document";
@@ -33,8 +34,10 @@ import { TOOLS, type ToolSpec } from "./tools";
 const SERVER_INFO = { name: "myopenclaw", version: "1.0.0" };
 
 const INSTRUCTIONS =
-  "Manages hosted OpenClaw assistants (instances) of one account: create, start, stop, restart and delete them, configure their model provider, chat integrations and agents, " +
-  "and manage the account's API keys and webhook endpoints. Changes to an instance are asynchronous: the tool answers an operation at once; call wait_for_operation with its id to learn the outcome. " +
+  "Manages hosted OpenClaw assistants (instances) of one account: create, start, stop, restart, upgrade and delete them, back them up and restore them, " +
+  "configure their model provider, chat integrations and agents, and manage the account's API keys and webhook endpoints. " +
+  "Changes to an instance are asynchronous: the tool answers an operation at once; call wait_for_operation with its id to learn the outcome. " +
+  "Tools that change something take an optional idempotency_key: pass a fresh one per intended change, and the same one when retrying that change. " +
   "An instance is named by its id (inst_...) or its subdomain. Errors carry a stable `code` (e.g. not_found, insufficient_scope, rate_limited with retry_after seconds) and a request_id.";
 
 /** How often wait_for_operation reads the operation again, in milliseconds. */
@@ -103,16 +106,41 @@ function success(value: unknown, note?: string): CallToolResult {
 
 /** An ApiError as an isError result: the problem document the REST API would answer, plus retry_after when waiting helps. */
 function toolError(err: ApiError, requestId: string): CallToolResult {
-  const problem: Record<string, unknown> = {
-    code: err.code,
-    title: ERROR_CODES[err.code].title,
-    status: err.status,
-    detail: err.message,
-    request_id: requestId,
-    ...err.extra,
-  };
+  const problem = problemBody(err, requestId);
   if (err.retryAfter !== undefined) problem.retry_after = err.retryAfter;
   return { isError: true, content: [{ type: "text", text: JSON.stringify(problem, null, 2) }], structuredContent: problem };
+}
+
+/**
+ * The optional argument of every tool that changes something: the REST API's
+ * Idempotency-Key (DESIGN 3.5), with the same rules and the same records, so a
+ * retried call (the same key, the same arguments) answers what the first one
+ * did instead of starting a second operation.
+ */
+const idempotencyArgument = idempotencyKeyValue.optional().meta({
+  description:
+    "Optional. A unique string (1-255 printable ASCII characters, e.g. a UUID) for this change: calling again with the same key and the same arguments " +
+    "within 24 hours answers the first call's result instead of doing it twice. Reuse it only to retry the same call.",
+});
+
+/** A mutation's arguments without `idempotency_key`, and the key (null when not given). */
+function takeIdempotencyKey(raw: unknown): { key: string | null; rest: unknown } {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw) || !("idempotency_key" in raw)) return { key: null, rest: raw };
+  const { idempotency_key: given, ...rest } = raw as Record<string, unknown>;
+  const key = idempotencyKeyValue.safeParse(given);
+  if (!key.success) throw new ApiError("invalid_idempotency_key", "idempotency_key must be 1-255 printable ASCII characters.");
+  return { key: key.data, rest };
+}
+
+/** The mirrored request's path, as the REST API would see it (its idempotency fingerprint names it). */
+function pathOf(mirrors: ToolSpec["mirrors"], params: Record<string, string>): string {
+  return mirrors.slice(mirrors.indexOf(" ") + 1).replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ""));
+}
+
+/** A mutation's rendered response back as the Reply a tool presents. */
+async function replyOf(res: Response): Promise<Reply> {
+  const text = res.status === 204 ? "" : await res.text();
+  return new Reply(res.status, text ? JSON.parse(text) : undefined, Object.fromEntries(res.headers));
 }
 
 /** What a handler answered, as a tool presents it: a page as `{items, next_cursor}`, a 204 as `{done: true}`. */
@@ -121,11 +149,12 @@ function present(out: unknown): { value: unknown; note?: string } {
   if (reply.status === 204) return { value: { done: true } };
   if (Array.isArray(reply.body)) return { value: { items: reply.body, next_cursor: reply.nextCursor } };
   if (reply.headers["config-unchanged"]) return { value: { unchanged: true, document: reply.body } };
-  if (reply.status === 202) {
+  const replayed = reply.headers["idempotent-replayed"] ? "This is the answer of the earlier call with the same idempotency_key: nothing was done again. " : "";
+  if (reply.status === 202 && (reply.body as { type?: string }).type) {
     const op = reply.body as { id: string; type: string };
-    return { value: op, note: `Started ${op.type} as operation ${op.id}. Call wait_for_operation with operation_id "${op.id}" to learn its outcome.` };
+    return { value: op, note: `${replayed}Started ${op.type} as operation ${op.id}. Call wait_for_operation with operation_id "${op.id}" to learn its outcome.` };
   }
-  return { value: reply.body };
+  return { value: reply.body, note: replayed.trim() || undefined };
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -141,7 +170,8 @@ async function callTool(tool: ToolSpec, mirrored: { method: Method; endpoint: En
   try {
     await enforceRateLimit(principal, rateClassOf(method, e));
     authorize(principal, e.scope);
-    const raw = args ?? {};
+    const mutation = isMutation(method);
+    const { key: idemKey, rest: raw } = mutation ? takeIdempotencyKey(args ?? {}) : { key: null, rest: args ?? {} };
     const problem = inspectJson(raw);
     if (problem) throw validationError([problem]);
     const { value } = validate(tool.input, raw);
@@ -149,9 +179,21 @@ async function callTool(tool: ToolSpec, mirrored: { method: Method; endpoint: En
     const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
     const req = ctx.http?.req ?? new Request("http://localhost/api/mcp", { method: "POST" });
     const db = await getDb();
-    let out = await runService(db, principal, requestId, isMutation(method), (sctx) =>
-      e.handler(sctx, { body, query, params, prepared } as never, req),
-    );
+    const input = { body, query, params, prepared } as never;
+    let out: unknown;
+    if (mutation) {
+      // As the REST wrapper runs it: one transaction, the key checked live at commit, the response
+      // rendered and (with an idempotency_key) stored under the same records a REST retry would find.
+      // The fingerprint is the REST request's: the path and the body as the caller sent them.
+      const fingerprint = idemKey ? requestFingerprint(method, pathOf(tool.mirrors, params), tool.request(raw as never).body ?? null) : "";
+      const scope = { accountId: principal.account.id, keyId: principal.key.id };
+      const res = await runService(db, principal, requestId, true, (sctx, tx) =>
+        respondOnce(tx!, scope, idemKey, fingerprint, new Headers(), async () => render(req, await e.handler(sctx, input, req), new Headers())),
+      );
+      out = await replyOf(res);
+    } else {
+      out = await runService(db, principal, requestId, false, (sctx) => e.handler(sctx, input, req));
+    }
     if (tool.waitSeconds) {
       const deadline = Date.now() + tool.waitSeconds(value) * 1000;
       const unfinished = () => {
@@ -177,9 +219,10 @@ async function callTool(tool: ToolSpec, mirrored: { method: Method; endpoint: En
 function registerTools(server: McpServer, endpoints: Endpoints): void {
   for (const tool of TOOLS) {
     const mirrored = endpoints.get(tool.mirrors)!;
+    const input = isMutation(mirrored.method) ? tool.input.extend({ idempotency_key: idempotencyArgument }) : tool.input;
     server.registerTool(
       tool.name,
-      { title: tool.title, description: tool.description, inputSchema: listedOnly(tool.input), annotations: { title: tool.title, ...tool.annotations } },
+      { title: tool.title, description: tool.description, inputSchema: listedOnly(input), annotations: { title: tool.title, ...tool.annotations } },
       (args: unknown, ctx: ServerContext) => callTool(tool, mirrored, args, ctx),
     );
   }

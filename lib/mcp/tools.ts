@@ -1,7 +1,9 @@
 import { z } from "zod";
 import type { Method } from "../http/route";
 import { listDeliveriesQuery, createWebhookBody } from "../schemas/webhooks";
-import { createInstanceBody, listInstancesQuery, listOperationsQuery, operationIdParam } from "../schemas/instances";
+import { listBackupsQuery, restoreBody } from "../schemas/backups";
+import { listEventsQuery } from "../schemas/events";
+import { createInstanceBody, listInstancesQuery, listOperationsQuery, operationIdParam, upgradeInstanceBody } from "../schemas/instances";
 import { createKeyBody, listKeysQuery } from "../schemas/keys";
 import { agentsBody, integrationsBody, providerBody } from "../schemas/config";
 
@@ -14,7 +16,7 @@ import { agentsBody, integrationsBody, providerBody } from "../schemas/config";
  * request answers. Inputs are the REST API's own zod schemas (lib/schemas/),
  * with the path's ids as named arguments.
  */
-export interface ToolSpec<S extends z.ZodType = z.ZodType> {
+export interface ToolSpec<S extends z.ZodObject = z.ZodObject> {
   name: string;
   title: string;
   /** For a model: what it does, what it costs, whether it is asynchronous. */
@@ -24,7 +26,10 @@ export interface ToolSpec<S extends z.ZodType = z.ZodType> {
   input: S;
   /** The mirrored request's path parameters, query and body, from the tool's validated arguments. */
   request(args: z.output<S>): { params?: Record<string, string>; query?: unknown; body?: unknown };
-  /** MCP tool annotations (hints for the client). */
+  /**
+   * MCP tool annotations (hints for the client). A tool that changes something
+   * also takes an optional `idempotency_key` argument (lib/mcp/server.ts).
+   */
   annotations: { readOnlyHint: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint: boolean };
   /** Set on wait_for_operation: after the call, poll the operation until it finishes or this many seconds pass. */
   waitSeconds?(args: z.output<S>): number;
@@ -40,6 +45,7 @@ const instanceRef = z
   .meta({ description: "The instance: its id (`inst_...`) or its subdomain", example: "inst_01jd3z6v7a8b9c0d1e2f3g4h5j" });
 const keyRef = z.string().min(1).max(100).meta({ description: "The API key's id (`key_...`)", example: "key_01jd3z6v7a8b9c0d1e2f3g4h5j" });
 const webhookRef = z.string().min(1).max(100).meta({ description: "The webhook endpoint's id (`wh_...`)", example: "wh_01jd3z6v7a8b9c0d1e2f3g4h5j" });
+const deliveryRef = z.string().min(1).max(100).meta({ description: "The delivery's id (`dlv_...`)", example: "dlv_01jd3z6v7a8b9c0d1e2f3g4h5j" });
 
 const READ = { readOnlyHint: true, openWorldHint: false } as const;
 const WRITE = { readOnlyHint: false, destructiveHint: false, openWorldHint: false } as const;
@@ -48,6 +54,7 @@ const ASYNC =
   "It is asynchronous: it answers at once with an operation (`id`, `status: pending`); the change happens in the background " +
   "and takes from seconds to a few minutes. Call `wait_for_operation` with that `id` to learn whether it succeeded.";
 const HEAVY = "Costs one request of the key's `heavy` rate class (5 per minute on Pro, 10 on Business).";
+const DESTRUCTIVE = { readOnlyHint: false, destructiveHint: true, openWorldHint: false } as const;
 const READ_COST = "Costs one request of the key's `read` rate class.";
 const WRITE_COST = "Costs one request of the key's `write` rate class.";
 
@@ -129,7 +136,62 @@ export const TOOLS: ToolSpec[] = [
     mirrors: "DELETE /api/v1/instances/{id}",
     input: z.strictObject({ instance: instanceRef }),
     request: (a: { instance: string }) => ({ params: { id: a.instance } }),
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    annotations: { ...DESTRUCTIVE, idempotentHint: false },
+  },
+  {
+    name: "upgrade_instance",
+    title: "Upgrade an instance's OpenClaw version",
+    description:
+      "Moves an instance to another OpenClaw version (`version`, one of `list_versions`; default: the platform's default version), an earlier one too. " +
+      "The machine moves to the version's image and must answer healthy; if it does not, the previous image is put back and the operation fails with " +
+      `\`upgrade_rolled_back\` (the instance keeps its version). A stopped instance is stopped again afterwards. ${ASYNC} ` +
+      `Fails with \`unsupported_version\` for a version not on offer or deprecated. Needs \`instance:write\`. ${HEAVY}`,
+    mirrors: "POST /api/v1/instances/{id}/upgrade",
+    input: upgradeInstanceBody.extend({ instance: instanceRef }),
+    request: ({ instance, ...body }: { instance: string }) => ({ params: { id: instance }, body }),
+    annotations: { ...WRITE, idempotentHint: false },
+  },
+  {
+    name: "list_versions",
+    title: "List OpenClaw versions",
+    description: `Lists the OpenClaw versions on offer, newest first: which is the \`default\` for new instances and which are \`deprecated\` (still running where they run, but nothing new may move to them). Any key may call it. ${READ_COST}`,
+    mirrors: "GET /api/v1/versions",
+    input: z.strictObject({}),
+    request: () => ({}),
+    annotations: READ,
+  },
+  {
+    name: "backup_instance",
+    title: "Back up an instance",
+    description:
+      "Takes a snapshot of the instance's volume (the assistant's memory, sessions and channel credentials) now. The assistant keeps running meanwhile. " +
+      `${ASYNC} The new backup then shows in \`list_backups\` as \`ready\`. Needs \`backups:write\`. ${HEAVY}`,
+    mirrors: "POST /api/v1/instances/{id}/backups",
+    input: z.strictObject({ instance: instanceRef }),
+    request: (a: { instance: string }) => ({ params: { id: a.instance } }),
+    annotations: { ...WRITE, idempotentHint: false },
+  },
+  {
+    name: "list_backups",
+    title: "List an instance's backups",
+    description: `Lists an instance's backups, newest first: daily (\`scheduled\`) and on request (\`on_demand\`), each with its status (\`creating\`, \`ready\`), size and expiry. Paged: pass \`next_cursor\` as \`cursor\`. Needs \`backups:read\`. ${READ_COST}`,
+    mirrors: "GET /api/v1/instances/{id}/backups",
+    input: listBackupsQuery.extend({ instance: instanceRef }),
+    request: ({ instance, ...query }: { instance: string }) => ({ params: { id: instance }, query }),
+    annotations: READ,
+  },
+  {
+    name: "restore_instance",
+    title: "Restore an instance from a backup",
+    description:
+      "DESTRUCTIVE: replaces everything on the instance's volume with a `ready` backup's copy (`backup_id`, from `list_backups`); what changed since that backup is lost " +
+      "and cannot be recovered, so confirm with the user first and consider `backup_instance` before. The configuration (provider, integrations, agents) is not part of a backup and stays. " +
+      `If any step fails, the instance goes back to its old volume and the operation fails with \`restore_failed\`. Ends with the instance \`running\`. ${ASYNC} ` +
+      `Needs \`backups:write\`. ${HEAVY}`,
+    mirrors: "POST /api/v1/instances/{id}/restore",
+    input: restoreBody.extend({ instance: instanceRef }),
+    request: ({ instance, ...body }: { instance: string }) => ({ params: { id: instance }, body }),
+    annotations: { ...DESTRUCTIVE, idempotentHint: false },
   },
   {
     name: "get_operation",
@@ -203,7 +265,7 @@ export const TOOLS: ToolSpec[] = [
     mirrors: "DELETE /api/v1/keys/{id}",
     input: z.strictObject({ key_id: keyRef }),
     request: (a: { key_id: string }) => ({ params: { id: a.key_id } }),
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    annotations: { ...DESTRUCTIVE, idempotentHint: true },
   },
   {
     name: "list_webhooks",
@@ -231,7 +293,50 @@ export const TOOLS: ToolSpec[] = [
     description: `Lists a webhook endpoint's deliveries, newest first, each with every attempt (time, HTTP status, duration, error) and, while pending, when the next is due. Paged: pass \`next_cursor\` as \`cursor\`. Needs \`webhooks:read\`. ${READ_COST}`,
     mirrors: "GET /api/v1/webhooks/{id}/deliveries",
     input: listDeliveriesQuery.extend({ webhook_id: webhookRef }),
-    request: ({ webhook_id, ...query }) => ({ params: { id: webhook_id }, query }),
+    request: ({ webhook_id, ...query }: { webhook_id: string }) => ({ params: { id: webhook_id }, query }),
+    annotations: READ,
+  },
+  {
+    name: "rotate_webhook_secret",
+    title: "Rotate a webhook endpoint's signing secret",
+    description:
+      "Makes a new signing secret for a webhook endpoint, shown this once in the answer's `secret`: hand it to the user to store. For 24 hours deliveries are signed " +
+      `with both the new and the previous secret, so the receiver can switch without missing one. Needs \`webhooks:write\`. ${WRITE_COST}`,
+    mirrors: "POST /api/v1/webhooks/{id}/rotate-secret",
+    input: z.strictObject({ webhook_id: webhookRef }),
+    request: (a: { webhook_id: string }) => ({ params: { id: a.webhook_id } }),
+    annotations: { ...WRITE, idempotentHint: false },
+  },
+  {
+    name: "redeliver_webhook_delivery",
+    title: "Redeliver a webhook delivery",
+    description:
+      "Sends a delivery's message to its endpoint again, now, with the whole retry schedule ahead of it (e.g. after the receiver was fixed). It keeps its message id " +
+      `(\`webhook-id\`), so a receiver that already handled it can tell. Fails with \`webhook_endpoint_disabled\` for a disabled endpoint. Needs \`webhooks:write\`. ${WRITE_COST}`,
+    mirrors: "POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+    input: z.strictObject({ webhook_id: webhookRef, delivery_id: deliveryRef }),
+    request: (a: { webhook_id: string; delivery_id: string }) => ({ params: { id: a.webhook_id, deliveryId: a.delivery_id } }),
+    annotations: { ...WRITE, idempotentHint: false, openWorldHint: true },
+  },
+  {
+    name: "list_events",
+    title: "List events",
+    description:
+      "Lists the account's events of the last 30 days, newest first, as its webhook endpoints receive them: `operation.succeeded`/`operation.failed`, " +
+      "`instance.status_changed`, `instance.health_changed`. Filter by `type` or instance. Paged: pass `next_cursor` as `cursor`. " +
+      `Needs \`webhooks:read\`. ${READ_COST}`,
+    mirrors: "GET /api/v1/events",
+    input: listEventsQuery,
+    request: (a) => ({ query: a }),
+    annotations: READ,
+  },
+  {
+    name: "get_account",
+    title: "Get the account",
+    description: `Reads the account the key belongs to: its plan, its limits (instances, rate limits per class) and usage (instances in use). Any key may call it. ${READ_COST}`,
+    mirrors: "GET /api/v1/account",
+    input: z.strictObject({}),
+    request: () => ({}),
     annotations: READ,
   },
 ];

@@ -248,6 +248,6 @@ export function apiDescription(base: BaseUrl): string {
     fence(mcpClientConfig(base)),
     "",
     "Each tool is one endpoint of this reference: its scope, its rate class, its input schema. Tools that change an instance answer an operation at once; " +
-      "`wait_for_operation` waits up to 60 s for its end. An error is a tool result with `isError` carrying the problem's `code`, `detail` and `request_id`.",
+      "`wait_for_operation` waits up to 60 s for its end. Tools that change something take an optional `idempotency_key`: this API's `Idempotency-Key`, the same records. An error is a tool result with `isError` carrying the problem's `code`, `detail` and `request_id`.",
   ].join("\n");
 }

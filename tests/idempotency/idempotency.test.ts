@@ -33,6 +33,21 @@ describe("Idempotency-Key", () => {
     expect(restarts.body).toHaveLength(1);
   });
 
+  it("replays a configuration change that changed nothing as it was answered: 200 with Config-Unchanged", async () => {
+    const { api } = await newApi();
+    const { id } = await createRunningInstance(api, uniqueSubdomain("unch"));
+    const agents = await api.get(`/api/v1/instances/${id}/agents`);
+    const headers = { "idempotency-key": `same-agents-${id}` };
+    const first = await api.put(`/api/v1/instances/${id}/agents`, agents.body, { headers });
+    expect(first.status, first.text).toBe(200);
+    expect(first.headers.get("config-unchanged")).toBe("true");
+    const replay = await api.put(`/api/v1/instances/${id}/agents`, agents.body, { headers });
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get("config-unchanged")).toBe("true");
+    expect(replay.body).toEqual(first.body);
+  });
+
   it("accepts the key quoted or bare, as the same key", async () => {
     const { api } = await newApi();
     const body = { name: "quoted", scopes: ["read"] };

@@ -1,5 +1,7 @@
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "@/db/client";
+import { openclawVersion } from "@/db/schema";
 import { client, createAccount, createKeyFor, createRunningInstance, holdOperations, uniqueSubdomain } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 
@@ -58,19 +60,28 @@ describe("MCP server: tools", () => {
       "get_operation", "list_operations", "wait_for_operation",
       "get_provider", "set_provider", "get_integrations", "set_integrations", "get_agents", "set_agents",
       "list_keys", "create_key", "revoke_key", "list_webhooks", "create_webhook", "list_webhook_deliveries",
+      "upgrade_instance", "list_versions", "backup_instance", "list_backups", "restore_instance",
+      "rotate_webhook_secret", "redeliver_webhook_delivery", "list_events", "get_account",
     ]) {
       const t = byName.get(name);
       expect(t, name).toBeDefined();
       expect(t!.inputSchema.type).toBe("object");
       expect(t!.description).toMatch(/rate class/);
     }
-    for (const name of ["delete_instance", "revoke_key"]) {
+    for (const name of ["delete_instance", "revoke_key", "restore_instance"]) {
       expect(byName.get(name)!.annotations).toMatchObject({ destructiveHint: true, readOnlyHint: false });
     }
     for (const name of ["list_instances", "get_instance", "get_operation", "wait_for_operation", "get_provider", "list_keys", "list_webhooks"]) {
       expect(byName.get(name)!.annotations?.readOnlyHint, name).toBe(true);
     }
     expect(byName.get("restart_instance")!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
+    expect(byName.get("restore_instance")!.description).toMatch(/^DESTRUCTIVE/);
+    // Every tool that changes something takes an optional idempotency_key; no read does.
+    for (const t of tools) {
+      const props = Object.keys(t.inputSchema.properties ?? {});
+      expect(props.includes("idempotency_key"), t.name).toBe(t.annotations?.readOnlyHint !== true);
+      expect(t.inputSchema.required ?? [], t.name).not.toContain("idempotency_key");
+    }
     // Operation-starting tools say they are asynchronous; the input schemas are the REST API's.
     expect(byName.get("restart_instance")!.description).toMatch(/asynchronous.*wait_for_operation/);
     expect(Object.keys(byName.get("create_instance")!.inputSchema.properties ?? {})).toEqual(
@@ -151,6 +162,117 @@ describe("MCP server: tools", () => {
     const wait = await call(mcp, "wait_for_operation", { operation_id: "op_x", timeout_seconds: 61 });
     expect(wait.data.code).toBe("validation_error");
     expect((await call(mcp, "list_instances")).data.items).toEqual([]);
+  });
+});
+
+/** A version only this file offers (the database may be shared), to upgrade to. */
+const NEXT_VERSION = `2026.${process.pid}.7-mcp`;
+beforeAll(async () => {
+  await (await getDb())
+    .insert(openclawVersion)
+    .values({ version: NEXT_VERSION, image: `ghcr.io/openclaw/openclaw:${NEXT_VERSION}`, releasedAt: new Date() })
+    .onConflictDoNothing();
+});
+
+describe("MCP server: idempotency_key", () => {
+  it("answers a retried change with the first call's result, shares the records with the REST API, and refuses a key reused for another change", async () => {
+    const me = await createAccount({ plan: "business", limits: { heavy: 100 } });
+    const mcp = await connect(me.token);
+    const subdomain = uniqueSubdomain("mcp");
+    const args = { subdomain, idempotency_key: `create-${subdomain}` };
+    const first = await call(mcp, "create_instance", args);
+    expect(first.isError, first.text).toBe(false);
+    expect(first.text).not.toContain("nothing was done again");
+    const again = await call(mcp, "create_instance", args);
+    expect(again.isError, again.text).toBe(false);
+    expect(again.data.id).toBe(first.data.id);
+    expect(again.text).toContain("nothing was done again");
+    await succeeded(mcp, first.data.id);
+    expect((await call(mcp, "list_instances")).data.items).toHaveLength(1);
+
+    // The REST API finds the same record: the same key, path and body replay the tool's answer.
+    const id = first.data.instance_id as string;
+    const restart = await call(mcp, "restart_instance", { instance: id, idempotency_key: "restart-1" });
+    expect(restart.isError, restart.text).toBe(false);
+    const rest = await client(server.url, me.token).post(`/api/v1/instances/${id}/restart`, undefined, { headers: { "idempotency-key": "restart-1" } });
+    expect(rest.status).toBe(202);
+    expect(rest.headers.get("idempotent-replayed")).toBe("true");
+    expect(rest.body.id).toBe(restart.data.id);
+    expect(rest.headers.get("operation-location")).toMatch(new RegExp(`^http://.+/api/v1/operations/${restart.data.id}$`));
+    await succeeded(mcp, restart.data.id);
+
+    // The same key for another change is refused, and so is a malformed key: nothing runs.
+    const reused = await call(mcp, "stop_instance", { instance: id, idempotency_key: "restart-1" });
+    expect(reused.data).toMatchObject({ code: "idempotency_key_reused", status: 422 });
+    for (const idempotency_key of ["", "x".repeat(256), "caf\u00e9", 42]) {
+      const bad = await call(mcp, "stop_instance", { instance: id, idempotency_key });
+      expect(bad.data, String(idempotency_key)).toMatchObject({ code: "invalid_idempotency_key", status: 400 });
+    }
+    const ops = await call(mcp, "list_operations", { instance_id: [id] });
+    expect(ops.data.items.map((o: { type: string }) => o.type)).toEqual(["instance.restart", "instance.create"]);
+  });
+});
+
+describe("MCP server: versions, backups, webhooks, events", () => {
+  it("upgrades, backs up and restores an instance, and reads versions, events and the account", async () => {
+    const me = await createAccount({ plan: "business", limits: { heavy: 100 } });
+    const mcp = await connect(me.token);
+    const { id } = await createRunningInstance(client(server.url, me.token), uniqueSubdomain("mcp"));
+
+    const versions = await call(mcp, "list_versions");
+    expect(versions.data.items.map((v: { version: string }) => v.version)).toContain(NEXT_VERSION);
+    const upgrade = await call(mcp, "upgrade_instance", { instance: id, version: NEXT_VERSION });
+    expect(upgrade.data, upgrade.text).toMatchObject({ type: "instance.upgrade", target_version: NEXT_VERSION });
+    expect(await succeeded(mcp, upgrade.data.id)).toMatchObject({ status: "succeeded" });
+    expect((await call(mcp, "get_instance", { instance: id })).data.version).toBe(NEXT_VERSION);
+    const unsupported = await call(mcp, "upgrade_instance", { instance: id, version: "1999.1.1" });
+    expect(unsupported.data.code).toBe("unsupported_version");
+
+    const backup = await call(mcp, "backup_instance", { instance: id });
+    expect(backup.data, backup.text).toMatchObject({ type: "instance.backup" });
+    expect(await succeeded(mcp, backup.data.id)).toMatchObject({ status: "succeeded" });
+    const backups = await call(mcp, "list_backups", { instance: id });
+    expect(backups.data.items).toHaveLength(1);
+    expect(backups.data.items[0]).toMatchObject({ status: "ready" });
+    const restore = await call(mcp, "restore_instance", { instance: id, backup_id: backups.data.items[0].id });
+    expect(restore.data, restore.text).toMatchObject({ type: "instance.restore" });
+    expect(await succeeded(mcp, restore.data.id)).toMatchObject({ status: "succeeded" });
+    const notABackup = await call(mcp, "restore_instance", { instance: id, backup_id: "nope" });
+    expect(notABackup.data.code).toBe("validation_error");
+
+    const events = await call(mcp, "list_events", { type: ["operation.succeeded"] });
+    expect(events.isError, events.text).toBe(false);
+    expect(events.data.items.length).toBeGreaterThanOrEqual(4);
+    const account = await call(mcp, "get_account");
+    expect(account.data).toMatchObject({ plan: "business" });
+  });
+
+  it("rotates a webhook secret and redelivers a delivery, never showing a secret but the new one", async () => {
+    const me = await createAccount({ plan: "business", limits: { heavy: 100 } });
+    const mcp = await connect(me.token);
+    const hook = await call(mcp, "create_webhook", { url: "http://127.0.0.1:9/hook", events: ["operation.succeeded"] });
+    expect(hook.isError, hook.text).toBe(false);
+    const rotated = await call(mcp, "rotate_webhook_secret", { webhook_id: hook.data.id });
+    expect(rotated.isError, rotated.text).toBe(false);
+    expect(rotated.data.secret).toMatch(/^whsec_/);
+    expect(rotated.data.secret).not.toBe(hook.data.secret);
+    expect(rotated.text).not.toContain(hook.data.secret);
+
+    await createRunningInstance(client(server.url, me.token), uniqueSubdomain("mcp"));
+    // The operation.succeeded event is recorded with the operation's end, its delivery with it.
+    const deliveries = await call(mcp, "list_webhook_deliveries", { webhook_id: hook.data.id });
+    const delivery = deliveries.data.items[0];
+    expect(delivery, deliveries.text).toBeDefined();
+    const again = await call(mcp, "redeliver_webhook_delivery", { webhook_id: hook.data.id, delivery_id: delivery.id });
+    expect(again.isError, again.text).toBe(false);
+    expect(again.data).toMatchObject({ id: delivery.id, status: "pending" });
+    const stranger = await connect((await createAccount({ plan: "business" })).token);
+    const foreign = await call(stranger, "rotate_webhook_secret", { webhook_id: hook.data.id });
+    expect(foreign.data.code).toBe("not_found");
+    for (const a of [again, deliveries]) {
+      expect(a.text).not.toContain(hook.data.secret);
+      expect(a.text).not.toContain(rotated.data.secret);
+    }
   });
 });
 
