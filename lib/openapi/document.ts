@@ -182,9 +182,8 @@ function errorResponses(codes: readonly string[], where: string): Record<string,
       headers: headerRefs(headers),
       content: {
         [PROBLEM_TYPE]: {
-          schema: {
-            allOf: [ref("schemas", "Problem"), { type: "object", properties: { code: { type: "string", enum: list } } }],
-          },
+          // The one Problem schema, so a generated client has one error type; the codes are in the description and examples.
+          schema: ref("schemas", "Problem"),
           examples: Object.fromEntries(list.map((c) => [c, ref("examples", c)])),
         },
       },
@@ -271,6 +270,59 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
   };
 }
 
+/* ---------- links ---------- */
+
+type Operations = Record<string, ZodOpenApiOperationObject>;
+
+const operationsOf = (paths: ZodOpenApiPathsObject) =>
+  Object.entries(paths).flatMap(([path, item]) => Object.entries(item as Operations).map(([method, op]) => ({ path, method, op })));
+
+const responseSchema = (res: ZodOpenApiResponseObject): z.ZodType | undefined => {
+  const media = Object.values(res.content ?? {})[0] as { schema?: unknown } | undefined;
+  return media?.schema instanceof z.ZodType ? media.schema : undefined;
+};
+
+/**
+ * OpenAPI links (3.1, 4.8.20), derived from the schemas so that a tool can follow
+ * create -> operation -> instance: every answer that carries a resource links to the
+ * GET that reads it again (`$response.body#/id`: an Operation to `getOperation`, a
+ * CreatedApiKey to `getApiKey`), and each `<name>_id` field of it to the GET of that
+ * resource (an Operation's `instance_id` to `getInstance`). A reader is a GET of one
+ * path parameter answering one object with a schema id.
+ */
+function addLinks(paths: ZodOpenApiPathsObject): void {
+  const readers = new Map<string, { operationId: string; param: string }>();
+  for (const { path, method, op } of operationsOf(paths)) {
+    const params = [...path.matchAll(/\{([^}]+)\}/g)];
+    const id = schemaId(responseSchema((op.responses["200"] ?? {}) as ZodOpenApiResponseObject));
+    if (method === "get" && params.length === 1 && id && op.operationId) readers.set(id, { operationId: op.operationId, param: params[0]![1]! });
+  }
+  for (const { op } of operationsOf(paths)) {
+    for (const [status, res] of Object.entries(op.responses) as [string, ZodOpenApiResponseObject][]) {
+      if (!/^2\d\d$/.test(status)) continue;
+      const schema = responseSchema(res);
+      const id = schemaId(schema);
+      const shape = (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
+      if (!id || !shape) continue;
+      const links: Record<string, oas32.LinkObject> = {};
+      const self = readers.get(id) ?? readers.get(id.replace(/^Created/, ""));
+      if (self && self.operationId !== op.operationId && "id" in shape) {
+        links[self.operationId] = { operationId: self.operationId, parameters: { [self.param]: "$response.body#/id" }, description: `Read this ${id} again` };
+      }
+      for (const field of Object.keys(shape).filter((f) => f !== "id" && f.endsWith("_id"))) {
+        const target = readers.get(field.slice(0, -3).replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase()));
+        if (!target || target.operationId === op.operationId) continue;
+        links[target.operationId] = {
+          operationId: target.operationId,
+          parameters: { [target.param]: `$response.body#/${field}` },
+          description: `The resource \`${field}\` names`,
+        };
+      }
+      if (Object.keys(links).length > 0) res.links = links;
+    }
+  }
+}
+
 /* ---------- webhooks ---------- */
 
 const WEBHOOK_HEADERS: oas32.ParameterObject[] = [
@@ -329,6 +381,7 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
     }
     if (Object.keys(item).length > 0) paths[path] = item;
   }
+  addLinks(paths);
   // Each error code's example is written once, under components, and referenced by every response that can carry it.
   const usedCodes = Object.values(paths)
     .flatMap((item) => Object.values(item as Record<string, ZodOpenApiOperationObject>))

@@ -1,0 +1,13 @@
+import { z } from "zod";
+import { createDocument } from "zod-openapi";
+const base = z.string().meta({ description: "base", example: "old" });
+const derived = base.meta({ example: "new" });
+const re = /^op_[a-z]{3}$/;
+const cur = z.string().refine((v) => re.test(v), { message: "bad", params: { code: "invalid_cursor" } }).meta({ override: { pattern: re.source } });
+const cur2 = cur.optional().meta({ description: "cursor" });
+const rx = z.string().min(3, { message: "len", abort: true }).regex(/^[a-z]+$/, { error: (iss) => `bad ${String(iss.input)}` }).refine((s) => s !== "www", { error: (iss) => `"${String(iss.input)}" reserved` });
+console.log(JSON.stringify(rx.safeParse("ab").error?.issues), JSON.stringify(rx.safeParse("AB!").error?.issues), JSON.stringify(rx.safeParse("www").error?.issues));
+const two = z.string().regex(/^[^\x00]*$/).regex(/^(?!.*\$\{)/);
+const obj = z.strictObject({ a: derived, b: cur2, c: rx, d: two, e: base.nullable().optional().meta({ description: "e" }) }).meta({ id: "Obj" });
+const doc = createDocument({ openapi: "3.1.0", info: { title: "x", version: "1" }, paths: { "/x": { post: { requestBody: { content: { "application/json": { schema: obj } } }, responses: { "200": { description: "ok", content: { "application/json": { schema: obj } } } } } } } });
+console.log(JSON.stringify(doc.components, null, 1));
