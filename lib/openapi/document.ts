@@ -10,6 +10,7 @@ import {
   type ZodOpenApiResponsesObject,
 } from "zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../errors";
+import { idempotencyKeyHeader } from "../http/idempotency";
 import { problemHeaders } from "../http/problem";
 import { RATE_LIMIT_HEADERS } from "../http/ratelimit";
 import {
@@ -31,7 +32,7 @@ import { MAX_ATTEMPTS, RETRY_DELAYS_MS } from "../webhooks/schedule";
 import { exampleBaseUrl } from "../http/base-url";
 import { exampleProblem, problemSchema } from "./errors";
 import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
-import { operationIdFor, paramDoc, pathSegments, tagFor, TAGS } from "./naming";
+import { operationIdFor, paramSchema, pathSegments, tagFor, TAGS } from "./naming";
 
 /**
  * The OpenAPI 3.1 document, generated from the route files' own definitions
@@ -122,18 +123,6 @@ const HEADER_ORDER = Object.keys(HEADERS);
 const headerRefs = (names: string[]): Record<string, oas32.ReferenceObject> =>
   Object.fromEntries(names.map((n) => [n, ref("headers", n)]));
 
-const IDEMPOTENCY_KEY: oas32.ParameterObject = {
-  name: "Idempotency-Key",
-  in: "header",
-  required: false,
-  description:
-    "Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer " +
-    "(with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another " +
-    "key, even of the same account, is a new request, so a replay never hands one key what another was given. " +
-    "1-255 printable ASCII characters, bare or in double quotes.",
-  schema: { type: "string", minLength: 1, maxLength: 257 },
-  example: "deploy-4f9c0d2",
-};
 
 function securitySchemeDescription(): string {
   return [
@@ -148,6 +137,9 @@ function securitySchemeDescription(): string {
       ".",
   ].join("\n");
 }
+
+/** The Idempotency-Key header every change takes, from the schema the wrapper reads it with (a component, `IdempotencyKey`). */
+const IDEMPOTENCY_HEADER = z.object({ "Idempotency-Key": idempotencyKeyHeader.optional().meta({ param: { id: "IdempotencyKey" } }) });
 
 /* ---------- errors ---------- */
 
@@ -225,10 +217,7 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     params.length > 0
       ? z.object(
           Object.fromEntries(
-            params.map((name) => {
-              const d = paramDoc(path, name);
-              return [name, z.string().min(1).meta({ description: d.description, example: d.example })];
-            }),
+            params.map((name) => [name, paramSchema(path, name)]),
           ),
         )
       : undefined;
@@ -254,6 +243,7 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
   }
 
   const body = isPublic(def) ? undefined : def.body;
+  const idempotent = !isPublic(def) && isMutation(method);
   const query = isPublic(def) ? undefined : (def.query as ZodObjectInput | undefined);
   return {
     operationId: operationIdFor(method, path, def.response),
@@ -261,8 +251,9 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     description: [def.description, notes.join(" ")].filter(Boolean).join("\n\n"),
     tags: [tagFor(path)],
     security,
-    ...(pathParams || query ? { requestParams: { ...(pathParams ? { path: pathParams } : {}), ...(query ? { query } : {}) } } : {}),
-    ...(!isPublic(def) && isMutation(method) ? { parameters: [ref("parameters", "IdempotencyKey")] } : {}),
+    ...(pathParams || query || idempotent
+      ? { requestParams: { ...(pathParams ? { path: pathParams } : {}), ...(query ? { query } : {}), ...(idempotent ? { header: IDEMPOTENCY_HEADER } : {}) } }
+      : {}),
     ...(body
       ? { requestBody: { required: !body.safeParse({}).success, content: { [JSON_TYPE]: { schema: body } } } }
       : {}),
@@ -405,7 +396,6 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
     components: {
       schemas: { Problem: problemSchema },
       headers: HEADERS,
-      parameters: { IdempotencyKey: IDEMPOTENCY_KEY },
       examples: Object.fromEntries([...new Set(usedCodes)].sort().map((c) => [c, { summary: ERROR_CODES[c].title, value: exampleProblem(c) }])),
       securitySchemes: {
         [SECURITY_SCHEME]: { type: "http", scheme: "bearer", bearerFormat: "moc_<short>_<long>", description: securitySchemeDescription() },
