@@ -197,7 +197,7 @@ const enabledFlag = z.boolean(requiredOr("Expected `true` or `false`.")).meta({ 
  */
 const EXAMPLE_SECRETS = {
   anthropic: "sk-ant-api03-EXAMPLE-made-up-key-0123456789abcdefghijklmnop",
-  telegram: "123456789:AAExampleMadeUpTokenFromBotFather0",
+  telegram: "123456789:AAExampleMadeUpTokenFromBotFather00",
   discord: "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GExAmP.example_made_up_discord_token",
   slackBot: "xoxb-1234567890-1234567890123-ExampleMadeUpToken",
   slackApp: "xapp-1-A0123456789-1234567890123-examplemadeuptoken",
