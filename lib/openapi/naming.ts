@@ -1,6 +1,6 @@
-import { z } from "zod";
+import type { z } from "zod";
 import type { IdPrefix } from "../ids";
-import { idOf } from "../schemas/common";
+import { idOf, instanceRef } from "../schemas/common";
 import type { Method } from "../http/route";
 
 /**
@@ -108,12 +108,12 @@ export function paramDoc(path: string, name: string): { description: string; exa
 
 /**
  * A path parameter's schema: an id of its collection's prefix (`idOf`, the rule ids
- * are made by; the services answer not_found for anything else), or any non-empty text
- * for an instance, named by id or subdomain.
+ * are made by; the services answer not_found for anything else), or for an instance,
+ * named by id or subdomain, `instanceRef`.
  */
 export function paramSchema(path: string, name: string): z.ZodType<string> {
   const d = paramDoc(path, name);
-  return (d.prefix ? idOf(d.prefix) : z.string().min(1)).meta({ description: d.description, ...(d.example ? { example: d.example } : {}) });
+  return (d.prefix ? idOf(d.prefix) : instanceRef()).meta({ description: d.description, ...(d.example ? { example: d.example } : {}) });
 }
 
 const pascal = (s: string) =>

@@ -32,6 +32,9 @@ export const text = () => z.string().regex(NUL_FREE, "May not contain NUL charac
 // eslint-disable-next-line no-control-regex
 const NON_BLANK = /^(?=[\s\S]*\S)[^\u0000]*$/;
 
+/** An instance named in a filter: its id (`inst_...`) or its subdomain (anything else matches nothing). */
+export const instanceRef = () => text().min(1).max(100);
+
 /** A name: trimmed, 1-`max` characters after trimming (so not blank), no NUL. */
 export const nonBlank = (max: number) => text().trim().min(1).max(max).meta(documentedAs({ pattern: NON_BLANK }));
 
@@ -49,10 +52,18 @@ const cursorOf = (prefix: IdPrefix) =>
     })
     .meta(documentedAs({ pattern: idPattern(prefix) }));
 
+/**
+ * An integer query parameter, written in decimal digits as the document's
+ * `type: integer` says: not `0x10`, `1e1` or ` 5`, which a plain number coercion
+ * would take.
+ */
+const queryInteger = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === "string" && /^-?[0-9]+$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max));
+
 /** `?limit=&cursor=` on lists that grow without bound. */
 export const pageQuery = (prefix: IdPrefix) =>
   z.strictObject({
-    limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: "Items per page, 1-100 (default 20)" }),
+    limit: queryInteger(1, 100).default(20).meta({ description: "Items per page, 1-100 (default 20)", default: 20 }),
     cursor: cursorOf(prefix).optional().meta({ description: "Where the next page starts: copy it from the `Link: rel=\"next\"` header" }),
   });
 

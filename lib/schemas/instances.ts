@@ -5,7 +5,7 @@ import { INSTANCE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES } from "../opera
 import { REGION_CODES } from "../regions";
 import { PLAN_NAMES } from "../plans";
 import { RESERVED_SUBDOMAINS, SUBDOMAIN_MAX, SUBDOMAIN_MIN, SUBDOMAIN_PATTERN, SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
-import { anyOf, documentedAs, idOf, nonBlank, pageQuery, text, timestamp } from "./common";
+import { anyOf, documentedAs, idOf, instanceRef, nonBlank, pageQuery, timestamp } from "./common";
 import { agentsBody, integrationsBody, providerBody } from "./config";
 import { versionField } from "./versions";
 
@@ -127,7 +127,7 @@ export const operationResource = z
   .meta({ id: "Operation" });
 
 export const listOperationsQuery = pageQuery("op").extend({
-  instance_id: anyOf(text().min(1).max(100), "Only this instance's operations (its id or subdomain)"),
+  instance_id: anyOf(instanceRef(), "Only this instance's operations (its id or subdomain)"),
   status: anyOf(z.enum(OPERATION_STATUSES), "Only operations in this status"),
   type: anyOf(z.enum(OPERATION_TYPES), "Only operations of this type"),
 });
