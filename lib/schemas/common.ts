@@ -5,12 +5,15 @@ import { idPattern, isId, type IdPrefix } from "../ids";
 export const timestamp = z.iso.datetime({ offset: true }).meta({ description: "RFC 3339 date-time, UTC", example: "2026-11-27T10:00:00.000Z" });
 
 /**
- * JSON Schema keywords (zod-openapi's `override`) that say what a check of the
- * server's own says, for a check zod cannot render (a refinement that answers
- * its own message or error code). Give them from the constants the check uses.
+ * JSON Schema keywords, as metadata, that say what a check of the server's own
+ * says, for a check zod cannot render (a refinement that answers its own
+ * message or error code). Give them from the constants the check uses. Plain
+ * metadata, so both the OpenAPI document and `z.toJSONSchema` (the MCP tools'
+ * input schemas) show them.
  */
 export const documentedAs = ({ pattern, ...rest }: { pattern?: RegExp; minLength?: number; maxLength?: number; not?: { enum: string[] } }) => ({
-  override: { ...rest, ...(pattern ? { pattern: pattern.source } : {}) },
+  ...rest,
+  ...(pattern ? { pattern: pattern.source } : {}),
 });
 
 export const idOf = (prefix: IdPrefix) =>
