@@ -405,8 +405,13 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
   return createDocument(doc, { override: tidySchema });
 }
 
-/** Drops what zod emits that only adds noise for readers: safe-integer bounds, the date-time regex beside `format`. */
-function tidySchema({ jsonSchema }: { jsonSchema: Record<string, unknown> }): void {
+/**
+ * Drops what zod emits that only adds noise for readers: safe-integer bounds, the date-time regex beside `format`;
+ * and keeps a default zod leaves out of an input schema whose value is preprocessed (a page's `limit`).
+ */
+function tidySchema({ jsonSchema, zodSchema }: { jsonSchema: Record<string, unknown>; zodSchema: z.core.$ZodType }): void {
+  const def = zodSchema._zod.def as { type: string; defaultValue?: unknown };
+  if (def.type === "default" && jsonSchema.default === undefined) jsonSchema.default = def.defaultValue;
   if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
   if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
   if (jsonSchema.format === "date-time") delete jsonSchema.pattern;

@@ -66,7 +66,7 @@ const queryInteger = (min: number, max: number) =>
 /** `?limit=&cursor=` on lists that grow without bound. */
 export const pageQuery = (prefix: IdPrefix) =>
   z.strictObject({
-    limit: queryInteger(1, 100).default(20).meta({ description: "Items per page, 1-100 (default 20)", default: 20 }),
+    limit: queryInteger(1, 100).default(20).meta({ description: "Items per page, 1-100 (default 20)" }),
     cursor: cursorOf(prefix).optional().meta({ description: "Where the next page starts: copy it from the `Link: rel=\"next\"` header" }),
   });
 
