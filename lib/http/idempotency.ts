@@ -12,8 +12,11 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Headers of the first response that a replay repeats. */
 const REPLAYED_HEADERS = ["location", "operation-location", "content-type"];
 
-/** A key: 1-255 printable ASCII characters. */
+/** An idempotency key (DESIGN 3.5): 1-255 printable ASCII characters (U+0020-U+007E). */
 const KEY = "[\\x20-\\x7e]{1,255}";
+
+/** An idempotency key's value, as a JSON argument gives it (no quoting). */
+export const idempotencyKeyValue = z.string().regex(new RegExp(`^${KEY}$`), "Must be 1-255 printable ASCII characters.");
 
 /**
  * The Idempotency-Key header's value: a key, bare or as a quoted string (the
@@ -22,7 +25,7 @@ const KEY = "[\\x20-\\x7e]{1,255}";
  * `""` is no key. The one definition of the rule: the wrapper reads the header
  * with it and the OpenAPI document shows its pattern.
  */
-export const IDEMPOTENCY_KEY_PATTERN = new RegExp(`^(?:"${KEY}"|(?!"[\\s\\S]*"$)${KEY})$`);
+const IDEMPOTENCY_KEY_PATTERN = new RegExp(`^(?:"${KEY}"|(?!"[\\s\\S]*"$)${KEY})$`);
 
 export const idempotencyKeyHeader = z
   .string()
