@@ -48,10 +48,14 @@ function increment(digits: number[]): number[] {
   return out; // 2^80 ids in one millisecond: wraps, never happens
 }
 
-const ID_PATTERN = /^([a-z]+)_([0-9a-hjkmnp-tv-z]{26})$/;
+/** A well-formed id of this prefix: the prefix, `_`, 26 lower-case Crockford base32 digits (what `newId` makes). */
+export function idPattern(prefix: IdPrefix): RegExp {
+  return new RegExp(`^${prefix}_[0-9a-hjkmnp-tv-z]{26}$`);
+}
+
+const PATTERNS = new Map(ID_PREFIXES.map((p) => [p, idPattern(p)]));
 
 /** True when `value` is a well-formed id with the given prefix. */
 export function isId(prefix: IdPrefix, value: string): boolean {
-  const m = ID_PATTERN.exec(value);
-  return m !== null && m[1] === prefix;
+  return PATTERNS.get(prefix)!.test(value);
 }

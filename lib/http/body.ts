@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { ApiError, ERROR_CODES, fieldErrors, validationError, type ErrorCode } from "../errors";
+import { NUL_FREE } from "../schemas/common";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -82,7 +83,7 @@ export function inspectJson(root: unknown): { path: string; message: string } | 
   while (stack.length > 0) {
     const [v, path, depth] = stack.pop()!;
     if (typeof v === "string") {
-      if (v.includes("\0")) return { path, message: "Text may not contain NUL characters (\\u0000)." };
+      if (!NUL_FREE.test(v)) return { path, message: "Text may not contain NUL characters (\\u0000)." };
     } else if (v !== null && typeof v === "object") {
       if (depth >= MAX_JSON_DEPTH) return { path, message: `Nested deeper than ${MAX_JSON_DEPTH} levels.` };
       const entries = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x] as const) : Object.entries(v).map(([k, x]) => [path ? `.${k}` : k, x] as const);

@@ -12,26 +12,42 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Headers of the first response that a replay repeats. */
 const REPLAYED_HEADERS = ["location", "operation-location", "content-type", "config-unchanged"];
 
-/** An idempotency key's value (DESIGN 3.5): 1-255 printable ASCII characters (U+0020-U+007E). */
-export const idempotencyKeyValue = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[\x20-\x7e]+$/, "Must be printable ASCII characters only.");
+/** An idempotency key (DESIGN 3.5): 1-255 printable ASCII characters (U+0020-U+007E). */
+const KEY = "[\\x20-\\x7e]{1,255}";
+
+/** An idempotency key's value, as a JSON argument gives it (no quoting). */
+export const idempotencyKeyValue = z.string().regex(new RegExp(`^${KEY}$`), "Must be 1-255 printable ASCII characters.");
 
 /**
- * Reads the Idempotency-Key header: 1-255 printable ASCII characters, bare or
- * as a quoted string (the IETF draft's form). Absent: null.
+ * The Idempotency-Key header's value: a key, bare or as a quoted string (the
+ * IETF draft's Structured Field form, draft-ietf-httpapi-idempotency-key-header
+ * section 2). A bare value that starts and ends with `"` is read as quoted, so
+ * `""` is no key. The one definition of the rule: the wrapper reads the header
+ * with it and the OpenAPI document shows its pattern.
  */
+const IDEMPOTENCY_KEY_PATTERN = new RegExp(`^(?:"${KEY}"|(?!"[\\s\\S]*"$)${KEY})$`);
+
+export const idempotencyKeyHeader = z
+  .string()
+  .trim()
+  .regex(IDEMPOTENCY_KEY_PATTERN, "Idempotency-Key must be 1-255 printable ASCII characters, bare or in double quotes.")
+  .transform((v) => (v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v))
+  .meta({
+    description:
+      "Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer " +
+      "(with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another " +
+      "key, even of the same account, is a new request, so a replay never hands one key what another was given. " +
+      "1-255 printable ASCII characters, bare or in double quotes.",
+    example: "deploy-4f9c0d2",
+  });
+
+/** Reads the Idempotency-Key header (`idempotencyKeyHeader`); absent: null. */
 export function readIdempotencyKey(req: Request): string | null {
   const raw = req.headers.get("idempotency-key");
   if (raw === null) return null;
-  let key = raw.trim();
-  if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
-  if (!idempotencyKeyValue.safeParse(key).success) {
-    throw new ApiError("invalid_idempotency_key", "Idempotency-Key must be 1-255 printable ASCII characters.");
-  }
-  return key;
+  const parsed = idempotencyKeyHeader.safeParse(raw);
+  if (!parsed.success) throw new ApiError("invalid_idempotency_key", parsed.error.issues[0]!.message);
+  return parsed.data;
 }
 
 /** The request's fingerprint: method, path and body, the body canonicalised so key order and spacing do not matter. */

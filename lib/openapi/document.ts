@@ -10,6 +10,7 @@ import {
   type ZodOpenApiResponsesObject,
 } from "zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../errors";
+import { idempotencyKeyHeader } from "../http/idempotency";
 import { problemHeaders } from "../http/problem";
 import { RATE_LIMIT_HEADERS } from "../http/ratelimit";
 import {
@@ -31,7 +32,7 @@ import { MAX_ATTEMPTS, RETRY_DELAYS_MS } from "../webhooks/schedule";
 import { exampleBaseUrl } from "../http/base-url";
 import { exampleProblem, problemSchema } from "./errors";
 import { apiDescription, SCOPE_DESCRIPTIONS, SHORTCUT_DESCRIPTIONS } from "./guide";
-import { operationIdFor, paramDoc, pathSegments, tagFor, TAGS } from "./naming";
+import { operationIdFor, paramSchema, pathSegments, tagFor, TAGS } from "./naming";
 
 /**
  * The OpenAPI 3.1 document, generated from the route files' own definitions
@@ -122,18 +123,6 @@ const HEADER_ORDER = Object.keys(HEADERS);
 const headerRefs = (names: string[]): Record<string, oas32.ReferenceObject> =>
   Object.fromEntries(names.map((n) => [n, ref("headers", n)]));
 
-const IDEMPOTENCY_KEY: oas32.ParameterObject = {
-  name: "Idempotency-Key",
-  in: "header",
-  required: false,
-  description:
-    "Makes the request safe to retry: for 24 hours, the same key with the same request (method, path, body) replays the first answer " +
-    "(with `Idempotent-Replayed: true`) instead of executing again. Scoped to the API key that sends it: the same string from another " +
-    "key, even of the same account, is a new request, so a replay never hands one key what another was given. " +
-    "1-255 printable ASCII characters, bare or in double quotes.",
-  schema: { type: "string", minLength: 1, maxLength: 257 },
-  example: "deploy-4f9c0d2",
-};
 
 function securitySchemeDescription(): string {
   return [
@@ -148,6 +137,9 @@ function securitySchemeDescription(): string {
       ".",
   ].join("\n");
 }
+
+/** The Idempotency-Key header every change takes, from the schema the wrapper reads it with (a component, `IdempotencyKey`). */
+const IDEMPOTENCY_HEADER = z.object({ "Idempotency-Key": idempotencyKeyHeader.optional().meta({ param: { id: "IdempotencyKey" } }) });
 
 /* ---------- errors ---------- */
 
@@ -182,9 +174,8 @@ function errorResponses(codes: readonly string[], where: string): Record<string,
       headers: headerRefs(headers),
       content: {
         [PROBLEM_TYPE]: {
-          schema: {
-            allOf: [ref("schemas", "Problem"), { type: "object", properties: { code: { type: "string", enum: list } } }],
-          },
+          // The one Problem schema, so a generated client has one error type; the codes are in the description and examples.
+          schema: ref("schemas", "Problem"),
           examples: Object.fromEntries(list.map((c) => [c, ref("examples", c)])),
         },
       },
@@ -226,10 +217,7 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     params.length > 0
       ? z.object(
           Object.fromEntries(
-            params.map((name) => {
-              const d = paramDoc(path, name);
-              return [name, z.string().min(1).meta({ description: d.description, example: d.example })];
-            }),
+            params.map((name) => [name, paramSchema(path, name)]),
           ),
         )
       : undefined;
@@ -255,6 +243,7 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
   }
 
   const body = isPublic(def) ? undefined : def.body;
+  const idempotent = !isPublic(def) && isMutation(method);
   const query = isPublic(def) ? undefined : (def.query as ZodObjectInput | undefined);
   return {
     operationId: operationIdFor(method, path, def.response),
@@ -262,13 +251,67 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
     description: [def.description, notes.join(" ")].filter(Boolean).join("\n\n"),
     tags: [tagFor(path)],
     security,
-    ...(pathParams || query ? { requestParams: { ...(pathParams ? { path: pathParams } : {}), ...(query ? { query } : {}) } } : {}),
-    ...(!isPublic(def) && isMutation(method) ? { parameters: [ref("parameters", "IdempotencyKey")] } : {}),
+    ...(pathParams || query || idempotent
+      ? { requestParams: { ...(pathParams ? { path: pathParams } : {}), ...(query ? { query } : {}), ...(idempotent ? { header: IDEMPOTENCY_HEADER } : {}) } }
+      : {}),
     ...(body
       ? { requestBody: { required: !body.safeParse({}).success, content: { [JSON_TYPE]: { schema: body } } } }
       : {}),
     responses,
   };
+}
+
+/* ---------- links ---------- */
+
+type Operations = Record<string, ZodOpenApiOperationObject>;
+
+const operationsOf = (paths: ZodOpenApiPathsObject) =>
+  Object.entries(paths).flatMap(([path, item]) => Object.entries(item as Operations).map(([method, op]) => ({ path, method, op })));
+
+const responseSchema = (res: ZodOpenApiResponseObject): z.ZodType | undefined => {
+  const media = Object.values(res.content ?? {})[0] as { schema?: unknown } | undefined;
+  return media?.schema instanceof z.ZodType ? media.schema : undefined;
+};
+
+/**
+ * OpenAPI links (3.1, 4.8.20), derived from the schemas so that a tool can follow
+ * create -> operation -> instance: every answer that carries a resource links to the
+ * GET that reads it again (`$response.body#/id`: an Operation to `getOperation`, a
+ * CreatedApiKey to `getApiKey`), and each `<name>_id` field of it to the GET of that
+ * resource (an Operation's `instance_id` to `getInstance`). A reader is a GET of one
+ * path parameter answering one object with a schema id.
+ */
+function addLinks(paths: ZodOpenApiPathsObject): void {
+  const readers = new Map<string, { operationId: string; param: string }>();
+  for (const { path, method, op } of operationsOf(paths)) {
+    const params = [...path.matchAll(/\{([^}]+)\}/g)];
+    const id = schemaId(responseSchema((op.responses["200"] ?? {}) as ZodOpenApiResponseObject));
+    if (method === "get" && params.length === 1 && id && op.operationId) readers.set(id, { operationId: op.operationId, param: params[0]![1]! });
+  }
+  for (const { op } of operationsOf(paths)) {
+    for (const [status, res] of Object.entries(op.responses) as [string, ZodOpenApiResponseObject][]) {
+      if (!/^2\d\d$/.test(status)) continue;
+      const schema = responseSchema(res);
+      const id = schemaId(schema);
+      const shape = (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
+      if (!id || !shape) continue;
+      const links: Record<string, oas32.LinkObject> = {};
+      const self = readers.get(id) ?? readers.get(id.replace(/^Created/, ""));
+      if (self && self.operationId !== op.operationId && "id" in shape) {
+        links[self.operationId] = { operationId: self.operationId, parameters: { [self.param]: "$response.body#/id" }, description: `Read this ${id} again` };
+      }
+      for (const field of Object.keys(shape).filter((f) => f !== "id" && f.endsWith("_id"))) {
+        const target = readers.get(field.slice(0, -3).replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase()));
+        if (!target || target.operationId === op.operationId) continue;
+        links[target.operationId] = {
+          operationId: target.operationId,
+          parameters: { [target.param]: `$response.body#/${field}` },
+          description: `The resource \`${field}\` names`,
+        };
+      }
+      if (Object.keys(links).length > 0) res.links = links;
+    }
+  }
 }
 
 /* ---------- webhooks ---------- */
@@ -329,6 +372,7 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
     }
     if (Object.keys(item).length > 0) paths[path] = item;
   }
+  addLinks(paths);
   // Each error code's example is written once, under components, and referenced by every response that can carry it.
   const usedCodes = Object.values(paths)
     .flatMap((item) => Object.values(item as Record<string, ZodOpenApiOperationObject>))
@@ -352,7 +396,6 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
     components: {
       schemas: { Problem: problemSchema },
       headers: HEADERS,
-      parameters: { IdempotencyKey: IDEMPOTENCY_KEY },
       examples: Object.fromEntries([...new Set(usedCodes)].sort().map((c) => [c, { summary: ERROR_CODES[c].title, value: exampleProblem(c) }])),
       securitySchemes: {
         [SECURITY_SCHEME]: { type: "http", scheme: "bearer", bearerFormat: "moc_<short>_<long>", description: securitySchemeDescription() },
@@ -362,8 +405,13 @@ export function buildDocument(routes: readonly DocumentedRoute[]): OpenApiDocume
   return createDocument(doc, { override: tidySchema });
 }
 
-/** Drops what zod emits that only adds noise for readers: safe-integer bounds, the date-time regex beside `format`. */
-function tidySchema({ jsonSchema }: { jsonSchema: Record<string, unknown> }): void {
+/**
+ * Drops what zod emits that only adds noise for readers: safe-integer bounds, the date-time regex beside `format`;
+ * and keeps a default zod leaves out of an input schema whose value is preprocessed (a page's `limit`).
+ */
+function tidySchema({ jsonSchema, zodSchema }: { jsonSchema: Record<string, unknown>; zodSchema: z.core.$ZodType }): void {
+  const def = zodSchema._zod.def as { type: string; defaultValue?: unknown };
+  if (def.type === "default" && jsonSchema.default === undefined) jsonSchema.default = def.defaultValue;
   if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
   if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
   if (jsonSchema.format === "date-time") delete jsonSchema.pattern;

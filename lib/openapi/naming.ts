@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import type { IdPrefix } from "../ids";
+import { idOf, instanceRef } from "../schemas/common";
 import type { Method } from "../http/route";
 
 /**
@@ -87,21 +89,31 @@ export function tagFor(path: string): string {
   return TAG_BY_RESOURCE[first] ?? pascal(first).replace(/([a-z])([A-Z])/g, "$1 $2");
 }
 
-/** What a path parameter names, by the collection it follows. */
-const PARAMS: Record<string, { description: string; example: string }> = {
+/** What a path parameter names, by the collection it follows; `prefix`: it is an id of that prefix (else not found). */
+const PARAMS: Record<string, { description: string; example: string; prefix?: IdPrefix }> = {
   instances: { description: "The instance's id (`inst_...`) or its subdomain: both are accepted wherever an instance is named.", example: "my-assistant" },
-  operations: { description: "The operation's id (`op_...`), as answered by the request that started it.", example: "op_01jd3z6v7a8b9c0d1e2f3g4h5j" },
-  keys: { description: "The API key's id (`key_...`), not its token.", example: "key_01jd3z6v7a8b9c0d1e2f3g4h5j" },
-  webhooks: { description: "The webhook endpoint's id (`wh_...`).", example: "wh_01jd3z6v7a8b9c0d1e2f3g4h5j" },
-  deliveries: { description: "The delivery's id (`dlv_...`), from the endpoint's list of deliveries.", example: "dlv_01jd3z6v7a8b9c0d1e2f3g4h5j" },
+  operations: { description: "The operation's id (`op_...`), as answered by the request that started it.", example: "op_01jd3z6v7a8b9c0d1e2f3g4h5j", prefix: "op" },
+  keys: { description: "The API key's id (`key_...`), not its token.", example: "key_01jd3z6v7a8b9c0d1e2f3g4h5j", prefix: "key" },
+  webhooks: { description: "The webhook endpoint's id (`wh_...`).", example: "wh_01jd3z6v7a8b9c0d1e2f3g4h5j", prefix: "wh" },
+  deliveries: { description: "The delivery's id (`dlv_...`), from the endpoint's list of deliveries.", example: "dlv_01jd3z6v7a8b9c0d1e2f3g4h5j", prefix: "dlv" },
 };
 
-export function paramDoc(path: string, name: string): { description: string; example: string } {
+export function paramDoc(path: string, name: string): { description: string; example: string; prefix?: IdPrefix } {
   const segs = pathSegments(path);
   const i = segs.findIndex((s) => s.kind === "param" && s.name === name);
   const before = i > 0 ? segs[i - 1] : undefined;
   const collection = before?.kind === "static" ? before.value : "";
   return PARAMS[collection] ?? { description: `The ${singular(collection) || "resource"}'s id.`, example: "" };
+}
+
+/**
+ * A path parameter's schema: an id of its collection's prefix (`idOf`, the rule ids
+ * are made by; the services answer not_found for anything else), or for an instance,
+ * named by id or subdomain, `instanceRef`.
+ */
+export function paramSchema(path: string, name: string): z.ZodType<string> {
+  const d = paramDoc(path, name);
+  return (d.prefix ? idOf(d.prefix) : instanceRef()).meta({ description: d.description, ...(d.example ? { example: d.example } : {}) });
 }
 
 const pascal = (s: string) =>

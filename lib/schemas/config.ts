@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { documentedAs, NUL_FREE } from "./common";
 
 /**
  * The three config documents of an instance (DESIGN.md 3.7): provider,
@@ -63,6 +64,20 @@ export function modelIssue(provider: ModelProvider, model: string): string | nul
   return `A ${PROVIDER_LABEL[provider]} model id has no slash (e.g. \`${EXAMPLE_MODEL[provider]}\`); \`vendor/model\` ids are for provider \`openrouter\`.`;
 }
 
+/** Each provider's API key shape (see `apiKeyIssue`). */
+const API_KEY_SHAPES: Record<ModelProvider, { re: RegExp; hint: string }> = {
+  anthropic: { re: /^sk-ant-[A-Za-z0-9_-]{20,}$/, hint: "An Anthropic API key starts with `sk-ant-`." },
+  openai: { re: /^sk-[A-Za-z0-9_-]{20,}$/, hint: "An OpenAI API key starts with `sk-` (e.g. `sk-proj-`)." },
+  google: {
+    re: /^(?:AIza[A-Za-z0-9_-]{30,}|AQ\.[A-Za-z0-9._-]{20,})$/,
+    hint: "A Google AI Studio (Gemini) API key starts with `AIza` or `AQ.`.",
+  },
+  openrouter: { re: /^sk-or-[A-Za-z0-9_-]{20,}$/, hint: "An OpenRouter API key starts with `sk-or-`." },
+};
+
+/** Any provider's key shape: what the document can say of `api_key` without knowing `provider`. */
+const ANY_API_KEY = new RegExp(Object.values(API_KEY_SHAPES).map(({ re }) => `(?:${re.source})`).join("|"));
+
 /**
  * A plausibility check of an API key's shape, per provider, from the
  * prefixes each vendor documents: Anthropic `sk-ant-`, OpenAI `sk-`
@@ -84,16 +99,7 @@ export function apiKeyIssue(provider: ModelProvider, key: string): string | null
   if (looksLike !== null && looksLike !== provider) {
     return `This looks like ${article(PROVIDER_LABEL[looksLike])} ${PROVIDER_LABEL[looksLike]} key, but \`provider\` is \`${provider}\`.`;
   }
-  const shape: Record<ModelProvider, { re: RegExp; hint: string }> = {
-    anthropic: { re: /^sk-ant-[A-Za-z0-9_-]{20,}$/, hint: "An Anthropic API key starts with `sk-ant-`." },
-    openai: { re: /^sk-[A-Za-z0-9_-]{20,}$/, hint: "An OpenAI API key starts with `sk-` (e.g. `sk-proj-`)." },
-    google: {
-      re: /^(?:AIza[A-Za-z0-9_-]{30,}|AQ\.[A-Za-z0-9._-]{20,})$/,
-      hint: "A Google AI Studio (Gemini) API key starts with `AIza` or `AQ.`.",
-    },
-    openrouter: { re: /^sk-or-[A-Za-z0-9_-]{20,}$/, hint: "An OpenRouter API key starts with `sk-or-`." },
-  };
-  const { re, hint } = shape[provider];
+  const { re, hint } = API_KEY_SHAPES[provider];
   return re.test(key) ? null : `${hint} This one does not look like a complete key.`;
 }
 
@@ -102,28 +108,35 @@ function article(word: string): string {
 }
 
 /** Telegram bot tokens, as @BotFather issues them: `<bot id>:<35 characters>`. */
+const TELEGRAM_TOKEN = /^[0-9]{1,20}:[A-Za-z0-9_-]{35}$/;
+
 export function telegramTokenIssue(token: string): string | null {
-  return /^[0-9]{1,20}:[A-Za-z0-9_-]{35}$/.test(token)
+  return TELEGRAM_TOKEN.test(token)
     ? null
     : "A Telegram bot token looks like `123456789:AA...` (the bot id, a colon, 35 characters), as @BotFather gives it.";
 }
 
 /** Discord bot tokens: three base64url parts joined by dots (user id, timestamp, HMAC). */
+const DISCORD_TOKEN = /^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$/;
+
 export function discordTokenIssue(token: string): string | null {
   if (/^Bot\s/i.test(token)) return "Give the token without the `Bot ` prefix.";
-  return /^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$/.test(token)
+  return DISCORD_TOKEN.test(token)
     ? null
     : "A Discord bot token has three dot-separated parts (Developer Portal > Bot > Reset Token).";
 }
 
+/** Slack's bot (`xoxb-`) and app-level (`xapp-`) tokens. */
+const SLACK_TOKEN = { bot: /^xoxb-[A-Za-z0-9-]{10,}$/, app: /^xapp-[A-Za-z0-9-]{10,}$/ };
+
 export function slackTokenIssue(kind: "bot" | "app", token: string): string | null {
-  const [want, other] = kind === "bot" ? ["xoxb-", "xapp-"] : ["xapp-", "xoxb-"];
+  const other = kind === "bot" ? "xapp-" : "xoxb-";
   if (token.startsWith(other)) {
     return kind === "bot"
       ? "This is an app-level token (`xapp-`); give it as `app_token`, and the bot token (`xoxb-`) here."
       : "This is a bot token (`xoxb-`); give it as `bot_token`, and the app-level token (`xapp-`) here.";
   }
-  return new RegExp(`^${want}[A-Za-z0-9-]{10,}$`).test(token)
+  return SLACK_TOKEN[kind].test(token)
     ? null
     : kind === "bot"
       ? "A Slack bot token starts with `xoxb-` (OAuth & Permissions > Bot User OAuth Token)."
@@ -159,10 +172,11 @@ const modelId = z
             ? null
             : MODEL_ID_RULE;
     if (message) ctx.addIssue({ code: "custom", message });
-  });
+  })
+  .meta(documentedAs({ pattern: MODEL_ID, minLength: 1, maxLength: MAX_MODEL_ID_CHARS }));
 
 /** A secret as a PUT carries it. Surrounding whitespace (a pasted newline) is dropped. */
-const secretString = (check: (v: string) => string | null) =>
+const secretString = (check: (v: string) => string | null, pattern: RegExp) =>
   z
     .string(requiredOr("Expected a string."))
     .trim()
@@ -171,9 +185,23 @@ const secretString = (check: (v: string) => string | null) =>
     .superRefine((v, ctx) => {
       const issue = check(v);
       if (issue) ctx.addIssue({ code: "custom", message: issue });
-    });
+    })
+    .meta(documentedAs({ pattern, maxLength: MAX_SECRET_CHARS }));
 
 const enabledFlag = z.boolean(requiredOr("Expected `true` or `false`.")).meta({ description: "Whether the channel runs" });
+
+/**
+ * The document's example secrets: made up, but each of the shape the server
+ * checks, so a request copied from the reference is accepted
+ * (tests/openapi/examples.test.ts sends them).
+ */
+const EXAMPLE_SECRETS = {
+  anthropic: "sk-ant-api03-EXAMPLE-made-up-key-0123456789abcdefghijklmnop",
+  telegram: "123456789:AAExampleMadeUpTokenFromBotFather00",
+  discord: "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GExAmP.example_made_up_discord_token",
+  slackBot: "xoxb-1234567890-1234567890123-ExampleMadeUpToken",
+  slackApp: "xapp-1-A0123456789-1234567890123-examplemadeuptoken",
+};
 
 // --- PUT bodies -------------------------------------------------------------
 
@@ -191,11 +219,15 @@ export const providerBody = z
       .trim()
       .min(1, "Must not be empty. Leave the field out to keep the stored key.")
       .max(MAX_SECRET_CHARS, `At most ${MAX_SECRET_CHARS} characters.`)
+      .meta(documentedAs({ pattern: ANY_API_KEY }))
       .optional()
       .meta({
         description:
-          "The provider's API key. Write-only. Leave it out to keep the stored key, which is allowed only while `provider` stays the same.",
-        example: "sk-ant-api03-...",
+          "The provider's API key. Write-only. Leave it out to keep the stored key, which is allowed only while `provider` stays the same. " +
+          "Its shape is the provider's: " +
+          MODEL_PROVIDERS.map((p) => `${p} \`${API_KEY_SHAPES[p].re.source}\``).join(", ") +
+          ".",
+        example: EXAMPLE_SECRETS.anthropic,
       }),
   })
   .superRefine((v, ctx) => {
@@ -209,11 +241,11 @@ export const providerBody = z
   .meta({
     id: "ProviderConfigRequest",
     description: "The model provider document. Replaces the stored one whole.",
-    example: { provider: "anthropic", model: "claude-sonnet-4-5", api_key: "sk-ant-api03-..." },
+    example: { provider: "anthropic", model: "claude-sonnet-4-5", api_key: EXAMPLE_SECRETS.anthropic },
   });
 
-const tokenField = (check: (v: string) => string | null, description: string) =>
-  secretString(check).nullable().optional().meta({
+const tokenField = (check: (v: string) => string | null, pattern: RegExp, description: string, example: string) =>
+  secretString(check, pattern).meta({ example }).nullable().optional().meta({
     description: `${description} Write-only. Leave it out to keep the stored token; \`null\` removes it.`,
   });
 
@@ -222,20 +254,20 @@ export const integrationsBody = z
     telegram: z
       .strictObject({
         enabled: enabledFlag,
-        bot_token: tokenField(telegramTokenIssue, "The bot token from @BotFather."),
+        bot_token: tokenField(telegramTokenIssue, TELEGRAM_TOKEN, "The bot token from @BotFather.", EXAMPLE_SECRETS.telegram),
       })
       .optional(),
     discord: z
       .strictObject({
         enabled: enabledFlag,
-        bot_token: tokenField(discordTokenIssue, "The bot token from the Discord Developer Portal."),
+        bot_token: tokenField(discordTokenIssue, DISCORD_TOKEN, "The bot token from the Discord Developer Portal.", EXAMPLE_SECRETS.discord),
       })
       .optional(),
     slack: z
       .strictObject({
         enabled: enabledFlag,
-        bot_token: tokenField((v) => slackTokenIssue("bot", v), "The bot token (`xoxb-`)."),
-        app_token: tokenField((v) => slackTokenIssue("app", v), "The app-level token (`xapp-`) for Socket Mode."),
+        bot_token: tokenField((v) => slackTokenIssue("bot", v), SLACK_TOKEN.bot, "The bot token (`xoxb-`).", EXAMPLE_SECRETS.slackBot),
+        app_token: tokenField((v) => slackTokenIssue("app", v), SLACK_TOKEN.app, "The app-level token (`xapp-`) for Socket Mode.", EXAMPLE_SECRETS.slackApp),
       })
       .optional(),
   })
@@ -244,11 +276,15 @@ export const integrationsBody = z
     description:
       "The chat channels document. Replaces the stored one whole: a channel left out is disabled (its stored tokens are kept until set to `null`). Enabling a channel needs its tokens, given here or already stored.",
     example: {
-      telegram: { enabled: true, bot_token: "123456789:AAE..." },
+      telegram: { enabled: true, bot_token: EXAMPLE_SECRETS.telegram },
       discord: { enabled: false },
-      slack: { enabled: true, bot_token: "xoxb-...", app_token: "xapp-..." },
+      slack: { enabled: true, bot_token: EXAMPLE_SECRETS.slackBot, app_token: EXAMPLE_SECRETS.slackApp },
     },
   });
+
+// eslint-disable-next-line no-control-regex
+const SINGLE_LINE = /^[^\u0000-\u001f\u007f]*$/;
+const NO_VARIABLE = /^(?![\s\S]*\$\{)/;
 
 const agentBody = z.strictObject({
   id: z
@@ -261,10 +297,9 @@ const agentBody = z.strictObject({
     .min(1, "Must not be empty.")
     .max(MAX_AGENT_NAME_CHARS, `At most ${MAX_AGENT_NAME_CHARS} characters.`)
     .refine(storable, UNSTORABLE_MESSAGE)
-    // eslint-disable-next-line no-control-regex
-    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "Must be a single line without control characters.")
+    .regex(SINGLE_LINE, "Must be a single line without control characters.")
     // OpenClaw substitutes `${VAR}` in config strings: a name must not be able to read the environment.
-    .refine((v) => !v.includes("${"), "Must not contain `${`.")
+    .regex(NO_VARIABLE, "Must not contain `${`.")
     .meta({ description: "Display name", example: "Ada" }),
   model: modelId.nullable().optional().meta({
     description: "A model of the instance's provider; left out or `null`, the provider document's `model`",
@@ -274,6 +309,7 @@ const agentBody = z.strictObject({
     .string(requiredOr("Expected a string."))
     .max(MAX_INSTRUCTIONS_CHARS, `At most ${MAX_INSTRUCTIONS_CHARS} characters.`)
     .refine(storable, UNSTORABLE_MESSAGE)
+    .meta(documentedAs({ pattern: NUL_FREE }))
     .optional()
     .meta({ description: "What the agent is and how it behaves (its persona), in Markdown" }),
   default: z.boolean(requiredOr("Expected `true` or `false`.")).optional().meta({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { EVENT_RETENTION_DAYS, WEBHOOK_EVENT_TYPES, WEBHOOK_EVENTS, type WebhookEventType } from "../webhooks/events";
-import { anyOf, pageQuery, timestamp } from "./common";
+import { anyOf, instanceRef, pageQuery, timestamp } from "./common";
 
 /**
  * The webhook events as the API shows them, from the one table
@@ -46,5 +46,5 @@ export type EventResource = z.output<typeof eventResource>;
 
 export const listEventsQuery = pageQuery("msg").extend({
   type: anyOf(z.enum(WEBHOOK_EVENT_TYPES), "Only events of this type"),
-  instance_id: anyOf(z.string().min(1).max(100), "Only events about this instance (its id, or the subdomain of a live one)"),
+  instance_id: anyOf(instanceRef(), "Only events about this instance (its id, or the subdomain of a live one)"),
 });

@@ -4,8 +4,8 @@ import { HEALTH_STATUSES } from "../operations/health";
 import { INSTANCE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES } from "../operations/lifecycle";
 import { REGION_CODES } from "../regions";
 import { PLAN_NAMES } from "../plans";
-import { SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
-import { anyOf, idOf, pageQuery, timestamp } from "./common";
+import { RESERVED_SUBDOMAINS, SUBDOMAIN_MAX, SUBDOMAIN_MIN, SUBDOMAIN_PATTERN, SUBDOMAIN_RULES, subdomainProblem } from "../subdomains";
+import { anyOf, documentedAs, idOf, instanceRef, nonBlank, pageQuery, timestamp } from "./common";
 import { agentsBody, integrationsBody, providerBody } from "./config";
 import { versionField } from "./versions";
 
@@ -15,7 +15,11 @@ export const subdomainSchema = z
     const problem = subdomainProblem(v);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   })
-  .meta({ description: SUBDOMAIN_RULES, example: "my-assistant" });
+  .meta({
+    description: SUBDOMAIN_RULES,
+    example: "my-assistant",
+    ...documentedAs({ pattern: SUBDOMAIN_PATTERN, minLength: SUBDOMAIN_MIN, maxLength: SUBDOMAIN_MAX, not: { enum: [...RESERVED_SUBDOMAINS] } }),
+  });
 
 export const createInstanceFields = {
   subdomain: subdomainSchema,
@@ -23,7 +27,7 @@ export const createInstanceFields = {
     .enum(REGION_CODES as [string, ...string[]], { message: "Not a region this API offers; see GET /api/v1/regions." })
     .optional()
     .meta({ description: "Fly.io region code from GET /api/v1/regions; default: the deployment's default region", example: "dfw" }),
-  name: z.string().trim().min(1).max(100).optional().meta({ description: "A display name", example: "Support bot" }),
+  name: nonBlank(100).optional().meta({ description: "A display name", example: "Support bot" }),
   version: versionField.optional().meta({ description: "The OpenClaw version it runs (GET /api/v1/versions); default: the platform's default version" }),
   auto_upgrade: z.boolean().optional().meta({ description: "Whether fleet rollouts may upgrade it; default true" }),
   // The three config documents, each exactly as its PUT takes it, so one call creates a working assistant.
@@ -123,7 +127,7 @@ export const operationResource = z
   .meta({ id: "Operation" });
 
 export const listOperationsQuery = pageQuery("op").extend({
-  instance_id: anyOf(z.string().min(1).max(100), "Only this instance's operations (its id or subdomain)"),
+  instance_id: anyOf(instanceRef(), "Only this instance's operations (its id or subdomain)"),
   status: anyOf(z.enum(OPERATION_STATUSES), "Only operations in this status"),
   type: anyOf(z.enum(OPERATION_TYPES), "Only operations of this type"),
 });
@@ -140,7 +144,7 @@ export const createInstanceBody = z.strictObject(createInstanceFields).meta({ id
 /** PATCH /instances/{id}: a JSON merge patch (RFC 7396) of the fields an owner may change; a field left out is unchanged. */
 export const updateInstanceBody = z
   .strictObject({
-    name: z.string().trim().min(1).max(100).nullable().optional().meta({ description: "A display name; null removes it", example: "Support bot" }),
+    name: nonBlank(100).nullable().optional().meta({ description: "A display name; null removes it", example: "Support bot" }),
     auto_upgrade: z.boolean().optional().meta({ description: "Whether fleet rollouts may upgrade it" }),
   })
   .meta({ id: "UpdateInstanceRequest" });

@@ -1,16 +1,23 @@
 import { z } from "zod";
 import { SCOPES, scopeOrShortcutSchema } from "../scopes";
-import { pageQuery, timestamp } from "./common";
+import { futureExample, nonBlank, pageQuery, timestamp } from "./common";
+
+/** Always ahead of when the document was built: the first of January two years on. */
+const FUTURE_EXAMPLE = futureExample();
 
 export const createKeyBody = z
   .strictObject({
-    name: z.string().trim().min(1).max(100).meta({ description: "A label to tell keys apart", example: "ci-deploy" }),
+    name: nonBlank(100).meta({ description: "A label to tell keys apart", example: "ci-deploy" }),
     scopes: z
       .array(scopeOrShortcutSchema)
       .min(1, "Give at least one scope.")
       .max(32)
       .meta({ description: "Scopes, or the shortcuts `read`, `write`, `all`. A key can only grant scopes it holds itself." }),
-    expires_at: timestamp.nullable().optional().meta({ description: "When the key stops working; omitted or null: never" }),
+    expires_at: timestamp
+      .meta({ example: FUTURE_EXAMPLE })
+      .nullable()
+      .optional()
+      .meta({ description: "When the key stops working, in the future; omitted or null: never" }),
   })
   .meta({ id: "CreateKeyRequest" });
 

@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { timestamp } from "./common";
+import { text, timestamp } from "./common";
 
 /** A version tag as the API takes it; whether it is offered is the service's to say (unsupported_version). */
-export const versionField = z
-  .string()
+export const versionField = text()
   .min(1)
   .max(128)
   .meta({ description: "An OpenClaw version from GET /api/v1/versions (not deprecated)", example: "2026.11.20" });

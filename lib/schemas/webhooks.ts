@@ -1,7 +1,7 @@
 import { z } from "zod";
 // The events an endpoint can subscribe to are listed once, in lib/webhooks/events.ts.
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
-import { anyOf, pageQuery, timestamp } from "./common";
+import { anyOf, pageQuery, text, timestamp } from "./common";
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -21,7 +21,7 @@ const events = z
   .max(10)
   .meta({ description: "The events to deliver", example: ["operation.succeeded", "operation.failed"] });
 
-const description = z.string().trim().max(500).meta({ description: "A note to tell endpoints apart", example: "Deploy bot" });
+const description = text().trim().max(500).meta({ description: "A note to tell endpoints apart", example: "Deploy bot" });
 
 export const createWebhookBody = z
   .strictObject({

@@ -135,19 +135,66 @@ describe("the OpenAPI document", () => {
     }
   });
 
-  it("describes errors with a shared Problem schema, narrowed to each response's codes", () => {
+  it("describes every error with the one Problem schema, and lists each response's codes in its description and examples", () => {
     const problem = doc.components?.schemas?.Problem as { properties: Record<string, { enum?: string[] }>; required: string[] };
     expect(problem.required).toEqual(expect.arrayContaining(["type", "title", "status", "detail", "code", "request_id"]));
     expect(problem.properties.code!.enum!.sort()).toEqual(Object.keys(ERROR_CODES).sort());
+    let errors = 0;
     for (const { path, method, op } of operations(doc)) {
       for (const [status, r] of Object.entries(op.responses).filter(([s]) => Number(s) >= 400)) {
-        const media = r.content?.["application/problem+json"] as { schema: { allOf: [{ $ref: string }, { properties: { code: { enum: string[] } } }] } };
-        expect(media.schema.allOf[0].$ref).toBe("#/components/schemas/Problem");
-        for (const code of media.schema.allOf[1].properties.code.enum) {
-          expect(String(ERROR_CODES[code as keyof typeof ERROR_CODES].status), `${method} ${path}: ${code}`).toBe(status);
+        const where = `${method} ${path} ${status}`;
+        const media = r.content as Record<string, { schema: unknown; examples: Record<string, { $ref: string }> }>;
+        // Nothing inline: a generated client gets one error type, not one per operation and status.
+        expect(media, where).toEqual({ "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" }, examples: expect.any(Object) } });
+        const codes = Object.keys(media["application/problem+json"]!.examples);
+        expect(codes.length, where).toBeGreaterThan(0);
+        for (const code of codes) {
+          expect(String(ERROR_CODES[code as keyof typeof ERROR_CODES].status), `${where}: ${code}`).toBe(status);
+          expect((r as { description?: string }).description, where).toContain(`\`${code}\``);
+          expect(media["application/problem+json"]!.examples[code], where).toEqual({ $ref: `#/components/examples/${code}` });
+        }
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(100);
+    // and no schema anywhere in the paths restates a problem's members
+    expect(JSON.stringify(doc.paths)).not.toMatch(/"request_id"|"allOf"/);
+  });
+
+  it("links each operation-starting answer to the operation and the instance, through fields its schema has", () => {
+    const byId = new Map(operations(doc).map((o) => [o.op.operationId, o]));
+    const schemas = (doc.components?.schemas ?? {}) as Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
+    const followed: string[] = [];
+    for (const { path, method, op } of operations(doc)) {
+      for (const [status, r] of Object.entries(op.responses)) {
+        const links = (r as { links?: Record<string, { operationId: string; parameters: Record<string, string> }> }).links;
+        if (!links) continue;
+        const ref = (r.content?.["application/json"]?.schema as { $ref?: string } | undefined)?.$ref ?? "";
+        const schema = schemas[ref.replace("#/components/schemas/", "")];
+        expect(schema, `${method} ${path} ${status}: links from a response without a named schema`).toBeDefined();
+        for (const [name, link] of Object.entries(links)) {
+          const where = `${method} ${path} ${status} -> ${name}`;
+          const target = byId.get(link.operationId);
+          expect(target, `${where}: no operation ${link.operationId}`).toBeDefined();
+          const targetParams = [...target!.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+          expect(Object.keys(link.parameters).sort(), where).toEqual(targetParams.sort());
+          for (const expr of Object.values(link.parameters)) {
+            const field = /^\$response\.body#\/([a-z_]+)$/.exec(expr)?.[1];
+            expect(field, `${where}: ${expr}`).toBeDefined();
+            expect(Object.keys(schema!.properties ?? {}), `${where}: ${expr}`).toContain(field);
+            expect(schema!.required, `${where}: ${expr} is always there`).toContain(field);
+          }
+          followed.push(`${op.operationId} -> ${link.operationId}`);
         }
       }
     }
+    // create -> operation -> instance, and the same from every request that starts an operation
+    for (const start of ["createInstance", "startInstance", "stopInstance", "restartInstance", "deleteInstance", "upgradeInstance", "createInstanceBackup", "restoreInstance", "replaceInstanceProvider", "replaceInstanceIntegrations", "replaceInstanceAgents"]) {
+      expect(followed, start).toContain(`${start} -> getOperation`);
+      expect(followed, start).toContain(`${start} -> getInstance`);
+    }
+    expect(followed).toContain("getOperation -> getInstance");
+    expect(followed).toContain("createApiKey -> getApiKey");
   });
 
   it("has advice for every error code (shown on /docs/errors)", () => {
