@@ -98,6 +98,13 @@ return 1
 
 const VERSION_STATES: AuthVersionState[] = ["current", "newer", "stale"];
 
+const DEFAULT_PREFIX = "moc:ratelimit";
+
+/** The Redis key that holds an account's auth version, under the limiter's key prefix. */
+export function authVersionKey(accountId: string, prefix = DEFAULT_PREFIX): string {
+  return `${prefix}:authv:${accountId}`;
+}
+
 /** Windows whose last known counts this process keeps, to refuse without a round trip (knownRefusal). */
 const MAX_KNOWN = 50_000;
 
@@ -132,7 +139,7 @@ export class UpstashRateLimiter implements RateLimiter {
   ) {
     if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1) throw new TypeError("timeoutMs must be a positive integer");
     this.timeoutMs = opts.timeoutMs;
-    this.prefix = opts.prefix ?? "moc:ratelimit";
+    this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.redis = new Redis({
       url: opts.url,
       token: opts.token,
@@ -168,7 +175,7 @@ export class UpstashRateLimiter implements RateLimiter {
   }
 
   private versionKey(accountId: string): string {
-    return `${this.prefix}:authv:${accountId}`;
+    return authVersionKey(accountId, this.prefix);
   }
 
   /** One script call: the windows' decision and, when asked, the auth version's state. */
