@@ -29,7 +29,7 @@ export async function startApiProcess(env: Record<string, string>, timeoutMs = 6
   const childEnv: Record<string, string> = { NODE_ENV: "test", LOG_LEVEL: "silent", LOCAL_PROVIDER_DELAY_MS: "0" };
   for (const k of INHERITED) if (process.env[k] !== undefined) childEnv[k] = process.env[k]!;
   Object.assign(childEnv, env);
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", SELF], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", SELF], { cwd: ROOT, env: childEnv as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
