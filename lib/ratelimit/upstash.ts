@@ -1,5 +1,6 @@
 import { Redis } from "@upstash/redis";
 import { LRUCache } from "lru-cache";
+import { UpstashHttp } from "./upstash-http";
 import {
   RATE_WINDOW_MS,
   RateLimiterUnavailable,
@@ -115,9 +116,9 @@ const MAX_KNOWN = 50_000;
  * decision over the key's and the account's window (a request refused by one
  * window is not counted in the other), and the exact counts the headers need.
  *
- * Fails closed: the Redis client has no retries and aborts every HTTP request
- * after `timeoutMs`, and any throw or any answer of an unexpected shape becomes
- * RateLimiterUnavailable (the caller answers 503).
+ * Fails closed: the Redis client has no retries and abandons every HTTP request
+ * not answered within `timeoutMs` (UpstashHttp), and any throw or any answer of
+ * an unexpected shape becomes RateLimiterUnavailable (the caller answers 503).
  *
  * The script is sent by hash (EVALSHA) and, the first time a Redis has not seen
  * it, whole (EVAL). Its clock is this process's (`now`, as @upstash/ratelimit
@@ -140,17 +141,8 @@ export class UpstashRateLimiter implements RateLimiter {
     if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1) throw new TypeError("timeoutMs must be a positive integer");
     this.timeoutMs = opts.timeoutMs;
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
-    this.redis = new Redis({
-      url: opts.url,
-      token: opts.token,
-      // One attempt (the client's "no retry" still re-sends once after a network
-      // error, within the same signal), each HTTP request aborted after timeoutMs.
-      retry: false,
-      // A function: a fresh signal per request. A signal object would abort once, for good.
-      signal: () => AbortSignal.timeout(this.timeoutMs),
-      enableAutoPipelining: true,
-      enableTelemetry: false,
-    });
+    // One attempt, abandoned after timeoutMs, on node:http rather than fetch (lib/ratelimit/upstash-http.ts).
+    this.redis = new Redis(new UpstashHttp(opts.url, opts.token, this.timeoutMs));
     this.script = this.redis.createScript<unknown>(SLIDING_WINDOWS);
     this.publishScript = this.redis.createScript<unknown>(PUBLISH_VERSION);
   }
@@ -168,7 +160,7 @@ export class UpstashRateLimiter implements RateLimiter {
   async publishAuthVersion(accountId: string, version: number): Promise<void> {
     if (!Number.isInteger(version) || version < 0) throw new TypeError(`an auth version is a non-negative integer, got ${version}`);
     try {
-      await deadline(this.publishScript.exec([this.versionKey(accountId)], [String(version)]), this.timeoutMs + 100);
+      await this.publishScript.exec([this.versionKey(accountId)], [String(version)]);
     } catch (err) {
       throw new RateLimiterUnavailable(`rate-limit store unavailable: ${describe(err)}`, { cause: err });
     }
@@ -198,7 +190,7 @@ export class UpstashRateLimiter implements RateLimiter {
     const args = [String(t), String(RATE_WINDOW_MS), mode, String(version?.version ?? 0), ...windows.map((w) => String(w.limit))];
     let reply: unknown;
     try {
-      reply = await deadline(this.script.exec(keys, args), this.timeoutMs + 100);
+      reply = await this.script.exec(keys, args);
     } catch (err) {
       throw new RateLimiterUnavailable(`rate-limit store unavailable: ${describe(err)}`, { cause: err });
     }
@@ -225,14 +217,6 @@ export class UpstashRateLimiter implements RateLimiter {
     });
     return refusalAt(windows, counts, t);
   }
-}
-
-function deadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function describe(err: unknown): string {
