@@ -9,7 +9,7 @@ import { keyStateForCommit, type Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import { RateLimiterUnavailable, type RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
-import { baseUrlFromRequest, linkTo } from "./base-url";
+import { baseUrlFromHeaders, linkTo } from "./base-url";
 import { parseBody } from "./body";
 import type { ServiceContext } from "../context";
 import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idempotency";
@@ -170,12 +170,14 @@ function requestIdOf(req: Request): string {
 async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteContext): Promise<Response> {
   const started = performance.now();
   const requestId = requestIdOf(req);
-  const headers = new Headers({ "x-request-id": requestId, "cache-control": "no-store" });
+  const url = new URL(req.url);
+  // A plain record until the one Response is built: every Headers object is validated entry by entry.
+  const headers: Record<string, string> = { "x-request-id": requestId, "cache-control": "no-store" };
   let response: Response;
   let keyId: string | undefined;
   try {
     if (def.scope === "public") {
-      response = render(req, await (def as PublicEndpoint).handler(req), headers);
+      response = render(req, url, await (def as PublicEndpoint).handler(req), headers);
     } else {
       const e = def as Endpoint;
       const db = await getDb();
@@ -183,25 +185,25 @@ async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteC
       keyId = auth.principal.key.id;
       const mutation = isMutation(req.method);
       // A read's query runs while the limiter decides; its answer is dropped, never sent, unless the request is admitted.
-      let read = !mutation && allows(auth.principal, e.scope) ? settled(runRead(e, req, context, db, auth.principal, requestId)) : undefined;
+      let read = !mutation && allows(auth.principal, e.scope) ? settled(runRead(e, req, url, context, db, auth.principal, requestId)) : undefined;
       const admitted = await enforceRateLimit(auth, rateClassOf(req.method, e));
-      for (const [k, v] of Object.entries(admitted.headers)) headers.set(k, v);
+      Object.assign(headers, admitted.headers);
       if (admitted.auth !== auth) {
         // Read again from the database (its auth version had moved on): the query runs again for what the key is now.
         auth = admitted.auth;
         read = undefined;
       }
       authorize(auth.principal, e.scope);
-      if (mutation) response = await runMutation(e, req, context, db, auth.principal, requestId, headers);
-      else response = render(req, await (read ?? settled(runRead(e, req, context, db, auth.principal, requestId))).then(unwrap), headers);
+      if (mutation) response = await runMutation(e, req, url, context, db, auth.principal, requestId, headers);
+      else response = render(req, url, await (read ?? settled(runRead(e, req, url, context, db, auth.principal, requestId))).then(unwrap), headers);
     }
   } catch (err) {
-    response = problemResponse(toApiError(err, requestId), requestId, headers);
+    response = problemResponse(toApiError(err, requestId), requestId, new Headers(headers));
   }
   log.info("request", {
     request_id: requestId,
     method: req.method,
-    path: new URL(req.url).pathname,
+    path: url.pathname,
     status: response.status,
     key_id: keyId,
     ms: Math.round(performance.now() - started),
@@ -276,21 +278,21 @@ async function readInput(e: Endpoint, req: Request, context: RouteContext, url: 
 }
 
 /** A read: the handler's result, on the pool. */
-async function runRead(e: Endpoint, req: Request, context: RouteContext, db: Db, principal: Principal, requestId: string): Promise<unknown> {
-  const { input } = await readInput(e, req, context, new URL(req.url));
+async function runRead(e: Endpoint, req: Request, url: URL, context: RouteContext, db: Db, principal: Principal, requestId: string): Promise<unknown> {
+  const { input } = await readInput(e, req, context, url);
   return runService(db, principal, requestId, false, (ctx) => e.handler(ctx, input as never, req));
 }
 
 async function runMutation(
   e: Endpoint,
   req: Request,
+  url: URL,
   context: RouteContext,
   db: Db,
   principal: Principal,
   requestId: string,
-  headers: Headers,
+  headers: Record<string, string>,
 ): Promise<Response> {
-  const url = new URL(req.url);
   const { input, idemKey, raw } = await readInput(e, req, context, url);
   // A mutation's writes, and its idempotency record, commit together or not at all.
   const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
@@ -305,7 +307,7 @@ async function runMutation(
         return new Response(stored.status === 204 ? null : stored.body, { status: stored.status, headers: h });
       }
     }
-    const res = render(req, await e.handler(ctx, input as never, req), headers);
+    const res = render(req, url, await e.handler(ctx, input as never, req), headers);
     if (idemKey && res.ok) {
       const text = await res.clone().text();
       await remember(tx!, idemScope, idemKey, fingerprint, {
@@ -393,24 +395,22 @@ function safeDecode(v: string): string {
   }
 }
 
-function absolute(req: Request, path: string): string {
-  return linkTo(baseUrlFromRequest(req), path);
-}
-
-function render(req: Request, result: unknown, headers: Headers): Response {
+/** The handler's result as the Response: JSON unless it says otherwise, relative links made absolute (from the request's URL). */
+function render(req: Request, url: URL, result: unknown, base: Readonly<Record<string, string>>): Response {
   const reply = result instanceof Reply ? result : new Reply(200, result);
-  const h = new Headers(headers);
-  for (const [k, v] of Object.entries(reply.headers)) {
-    h.set(k, k === "location" || k === "operation-location" ? absolute(req, v) : v);
+  const h: Record<string, string> = { ...base };
+  for (const [name, v] of Object.entries(reply.headers)) {
+    const k = name.toLowerCase();
+    h[k] = k === "location" || k === "operation-location" ? linkTo(baseUrlFromHeaders(req.headers, url), v) : v;
   }
   if (reply.nextCursor) {
-    const next = new URL(req.url);
+    const next = new URL(url);
     next.searchParams.set("cursor", reply.nextCursor);
-    h.set("link", `<${absolute(req, next.pathname + next.search)}>; rel="next"`);
+    h.link = `<${linkTo(baseUrlFromHeaders(req.headers, url), next.pathname + next.search)}>; rel="next"`;
   }
   if (reply.status === 204) return new Response(null, { status: 204, headers: h });
-  if (typeof reply.body === "string" && h.has("content-type")) return new Response(reply.body, { status: reply.status, headers: h });
-  h.set("content-type", "application/json");
+  if (typeof reply.body === "string" && h["content-type"]) return new Response(reply.body, { status: reply.status, headers: h });
+  h["content-type"] = "application/json";
   return new Response(JSON.stringify(reply.body), { status: reply.status, headers: h });
 }
 
