@@ -23,7 +23,10 @@ import { rateLimiter } from "../ratelimit";
  * process that reads the account after the change committed has also been
  * told. A principal read while the change was still uncommitted carries the
  * old version and is refused as stale from then on (and one read fresh then is
- * not remembered: the check answers "newer").
+ * not remembered: the check answers "newer"). A change that published and then
+ * rolled back leaves the store ahead of the database: the account's keys are
+ * then read from the database at every request (correct, only slower) until
+ * its next change commits the version the store holds.
  */
 
 /** Publishes these accounts' versions, as a change's transaction returns them (raised in its own UPDATE). */
