@@ -144,7 +144,7 @@ export async function respondOnce(
   scope: IdempotencyScope,
   key: string | null,
   fingerprint: string,
-  headers: Headers,
+  headers: HeadersInit,
   respond: () => Promise<Response>,
 ): Promise<Response> {
   if (!key) return respond();

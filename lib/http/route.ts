@@ -4,18 +4,19 @@ import { runAfter } from "../after";
 import { installedDeps } from "../deps";
 import { ApiError, validationError, type ErrorCode } from "../errors";
 import { checkToken } from "../keys/token-check";
+import { tokenDigest } from "../keys/cache";
 import { keyStateForCommit, type Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
-import type { RateClass } from "../ratelimit/types";
+import { RateLimiterUnavailable, type RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
-import { baseUrlFromRequest, linkTo } from "./base-url";
+import { baseUrlFromHeaders, linkTo } from "./base-url";
 import { parseBody } from "./body";
 import type { ServiceContext } from "../context";
 import { readIdempotencyKey, requestFingerprint, respondOnce } from "./idempotency";
 import { REFUSED_METHOD_HEADER } from "./front-door";
 import { problemResponse, requestIdFrom } from "./problem";
 import { readQuery } from "./query";
-import { enforceRateLimit } from "./ratelimit";
+import { enforceRateLimit, limiterUnavailable, type Authentication } from "./ratelimit";
 import { Reply } from "./reply";
 
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
@@ -169,29 +170,40 @@ function requestIdOf(req: Request): string {
 async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteContext): Promise<Response> {
   const started = performance.now();
   const requestId = requestIdOf(req);
-  const headers = new Headers({ "x-request-id": requestId, "cache-control": "no-store" });
+  const url = new URL(req.url);
+  // A plain record until the one Response is built: every Headers object is validated entry by entry.
+  const headers: Record<string, string> = { "x-request-id": requestId, "cache-control": "no-store" };
   let response: Response;
   let keyId: string | undefined;
   try {
     if (def.scope === "public") {
-      response = render(req, await (def as PublicEndpoint).handler(req), headers);
+      response = render(req, url, await (def as PublicEndpoint).handler(req), headers);
     } else {
       const e = def as Endpoint;
       const db = await getDb();
-      const principal = await authenticate(req, db);
-      keyId = principal.key.id;
-      const rateClass = rateClassOf(req.method, e);
-      for (const [k, v] of Object.entries(await enforceRateLimit(principal, rateClass))) headers.set(k, v);
-      authorize(principal, e.scope);
-      response = await execute(e, req, context, db, principal, requestId, headers);
+      let auth = await authenticate(req, db);
+      keyId = auth.principal.key.id;
+      const mutation = isMutation(req.method);
+      // A read's query runs while the limiter decides; its answer is dropped, never sent, unless the request is admitted.
+      let read = !mutation && allows(auth.principal, e.scope) ? settled(runRead(e, req, url, context, db, auth.principal, requestId)) : undefined;
+      const admitted = await enforceRateLimit(auth, rateClassOf(req.method, e));
+      Object.assign(headers, admitted.headers);
+      if (admitted.auth !== auth) {
+        // Read again from the database (its auth version had moved on): the query runs again for what the key is now.
+        auth = admitted.auth;
+        read = undefined;
+      }
+      authorize(auth.principal, e.scope);
+      if (mutation) response = await runMutation(e, req, url, context, db, auth.principal, requestId, headers);
+      else response = render(req, url, await (read ?? settled(runRead(e, req, url, context, db, auth.principal, requestId))).then(unwrap), headers);
     }
   } catch (err) {
-    response = problemResponse(toApiError(err, requestId), requestId, headers);
+    response = problemResponse(toApiError(err, requestId), requestId, new Headers(headers));
   }
   log.info("request", {
     request_id: requestId,
     method: req.method,
-    path: new URL(req.url).pathname,
+    path: url.pathname,
     status: response.status,
     key_id: keyId,
     ms: Math.round(performance.now() - started),
@@ -199,8 +211,16 @@ async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteC
   return response;
 }
 
-/** Bearer-key authentication and the plan's API access (the route wrapper's, and the MCP server's). */
-export async function authenticate(req: Request, db: Db): Promise<Principal> {
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+/** The promise's outcome as a value, so one left unawaited (a refused read) is no unhandled rejection. */
+const settled = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+const unwrap = <T>(s: Settled<T>): T => {
+  if (!s.ok) throw s.error;
+  return s.value;
+};
+
+/** Bearer-key authentication and the plan's API access (the route wrapper's, and the MCP server's). `reread`: whatever this process remembers. */
+export async function authenticate(req: Request, db: Db, opts: { reread?: boolean } = {}): Promise<Authentication> {
   if (req.headers.has("cookie")) {
     throw new ApiError("cookies_not_allowed", "This API accepts API keys only; requests carrying cookies are refused. Send no Cookie header.");
   }
@@ -209,7 +229,8 @@ export async function authenticate(req: Request, db: Db): Promise<Principal> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) throw new ApiError("invalid_api_key", "The Authorization header must be `Bearer <api key>`.");
   const token = m[1]!;
-  const v = await checkToken(db, token, req.headers);
+  const digest = tokenDigest(token);
+  const v = await checkToken(db, token, req.headers, { reread: opts.reread, digest });
   if (!v.ok) {
     switch (v.reason) {
       case "malformed":
@@ -228,27 +249,24 @@ export async function authenticate(req: Request, db: Db): Promise<Principal> {
       `The ${v.principal.account.plan} plan has no API access. Upgrade to Pro or Business to use the API.`,
     );
   }
-  return v.principal;
+  return { principal: v.principal, verification: v, digest, reread: () => authenticate(req, db, { reread: true }) };
+}
+
+/** Whether a key holds the scope an endpoint (or an MCP tool) needs. */
+function allows(principal: Principal, scope: Scope | "any"): boolean {
+  return scope === "any" || principal.key.scopes.includes(scope);
 }
 
 /** Refuses a key without the scope an endpoint (or an MCP tool) needs: 403 insufficient_scope naming it. */
 export function authorize(principal: Principal, scope: Scope | "any"): void {
-  if (scope === "any" || principal.key.scopes.includes(scope)) return;
+  if (allows(principal, scope)) return;
   throw new ApiError("insufficient_scope", `This request needs the \`${scope}\` scope, which this key does not have.`, {
     extra: { required_scope: scope },
   });
 }
 
-async function execute(
-  e: Endpoint,
-  req: Request,
-  context: RouteContext,
-  db: Db,
-  principal: Principal,
-  requestId: string,
-  headers: Headers,
-): Promise<Response> {
-  const url = new URL(req.url);
+/** The request's path parameters, query and body, read and validated as the endpoint declares them, and its `prepare` work. */
+async function readInput(e: Endpoint, req: Request, context: RouteContext, url: URL) {
   const params = await routeParams(context);
   const nulParam = Object.entries(params).find(([, v]) => v.includes("\0")) ?? [...url.searchParams].find(([, v]) => v.includes("\0"));
   if (nulParam) throw validationError([{ path: nulParam[0], message: "May not contain NUL characters." }]);
@@ -256,16 +274,31 @@ async function execute(
   const idemKey = isMutation(req.method) ? readIdempotencyKey(req) : null;
   const { value: body, raw } = await parseBody(req, e.body);
   const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
-  const input = { body, query, params, prepared };
+  return { input: { body, query, params, prepared }, idemKey, raw };
+}
 
-  if (!isMutation(req.method)) {
-    return runService(db, principal, requestId, false, async (ctx) => render(req, await e.handler(ctx, input as never, req), headers));
-  }
+/** A read: the handler's result, on the pool. */
+async function runRead(e: Endpoint, req: Request, url: URL, context: RouteContext, db: Db, principal: Principal, requestId: string): Promise<unknown> {
+  const { input } = await readInput(e, req, context, url);
+  return runService(db, principal, requestId, false, (ctx) => e.handler(ctx, input as never, req));
+}
+
+async function runMutation(
+  e: Endpoint,
+  req: Request,
+  url: URL,
+  context: RouteContext,
+  db: Db,
+  principal: Principal,
+  requestId: string,
+  headers: Record<string, string>,
+): Promise<Response> {
+  const { input, idemKey, raw } = await readInput(e, req, context, url);
   // A mutation's writes, and its idempotency record, commit together or not at all.
   const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
   const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
   return runService(db, principal, requestId, true, (ctx, tx) =>
-    respondOnce(tx!, idemScope, idemKey, fingerprint, headers, async () => render(req, await e.handler(ctx, input as never, req), headers)),
+    respondOnce(tx!, idemScope, idemKey, fingerprint, headers, async () => render(req, url, await e.handler(ctx, input as never, req), headers)),
   );
 }
 
@@ -344,36 +377,39 @@ function safeDecode(v: string): string {
   }
 }
 
-function absolute(req: Request, path: string): string {
-  return linkTo(baseUrlFromRequest(req), path);
-}
-
 /**
  * A handler's result as the HTTP response the API answers (the wrapper's, and
  * the MCP server's for a mutation, so an idempotent replay is the same either
- * way): `Location` and `Operation-Location` made absolute against `req`'s
- * origin, a `Link: rel="next"` for a page, JSON unless the handler set a type.
+ * way): `Location` and `Operation-Location` made absolute against the request's
+ * origin (`url`, the request's parsed URL), a `Link: rel="next"` for a page,
+ * JSON unless the handler set a type; `base` are the headers every answer carries.
  */
-export function render(req: Request, result: unknown, headers: Headers): Response {
+export function render(req: Request, url: URL, result: unknown, base: Readonly<Record<string, string>>): Response {
   const reply = result instanceof Reply ? result : new Reply(200, result);
-  const h = new Headers(headers);
-  for (const [k, v] of Object.entries(reply.headers)) {
-    h.set(k, k === "location" || k === "operation-location" ? absolute(req, v) : v);
+  const h: Record<string, string> = { ...base };
+  for (const [name, v] of Object.entries(reply.headers)) {
+    const k = name.toLowerCase();
+    h[k] = k === "location" || k === "operation-location" ? linkTo(baseUrlFromHeaders(req.headers, url), v) : v;
   }
   if (reply.nextCursor) {
-    const next = new URL(req.url);
+    const next = new URL(url);
     next.searchParams.set("cursor", reply.nextCursor);
-    h.set("link", `<${absolute(req, next.pathname + next.search)}>; rel="next"`);
+    h.link = `<${linkTo(baseUrlFromHeaders(req.headers, url), next.pathname + next.search)}>; rel="next"`;
   }
   if (reply.status === 204) return new Response(null, { status: 204, headers: h });
-  if (typeof reply.body === "string" && h.has("content-type")) return new Response(reply.body, { status: reply.status, headers: h });
-  h.set("content-type", "application/json");
+  if (typeof reply.body === "string" && h["content-type"]) return new Response(reply.body, { status: reply.status, headers: h });
+  h["content-type"] = "application/json";
   return new Response(JSON.stringify(reply.body), { status: reply.status, headers: h });
 }
 
 /** Any error as the ApiError answered for it: its own, service_unavailable for an unreachable database, else internal_error (logged). */
 export function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof RateLimiterUnavailable) {
+    // A change that could not tell the rate limiter's store (lib/keys/auth-version.ts) rolled back.
+    log.error("rate limiter unavailable", { request_id: requestId, error: errorMessage(err) });
+    return limiterUnavailable(err);
+  }
   if (err instanceof DatabaseLockedError || isDatabaseUnavailable(err)) {
     // A database this server cannot reach (start-up stops on a locked embedded one, lib/startup.ts) is
     // an outage to retry after, not a crash: 503, nothing executed.

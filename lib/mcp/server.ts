@@ -5,10 +5,9 @@ import { ApiError, validationError } from "../errors";
 import { inspectJson, validate } from "../http/body";
 import { idempotencyKeyValue, requestFingerprint, respondOnce } from "../http/idempotency";
 import { problemBody, problemResponse, requestIdFrom } from "../http/problem";
-import { enforceRateLimit } from "../http/ratelimit";
+import { enforceRateLimit, type Authentication } from "../http/ratelimit";
 import { Reply } from "../http/reply";
 import { authenticate, authorize, isMutation, METHODS, optionsHandler, rateClassOf, render, toApiError, runService, type Endpoint, type Method } from "../http/route";
-import type { Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import { loadRoutes, type RouteModule } from "../openapi/document";
 import { getOperation } from "../services/operations";
@@ -44,7 +43,7 @@ const INSTRUCTIONS =
 const WAIT_POLL_MS = 250;
 
 interface CallAuth {
-  principal: Principal;
+  authentication: Authentication;
   requestId: string;
 }
 
@@ -92,8 +91,8 @@ function inlineTopRef(schema: Record<string, unknown>): Record<string, unknown> 
 
 function authOf(ctx: ServerContext): CallAuth {
   const extra = ctx.http?.authInfo?.extra as Partial<CallAuth> | undefined;
-  if (!extra?.principal || !extra.requestId) throw new Error("MCP tool called without the request's authentication");
-  return { principal: extra.principal, requestId: extra.requestId };
+  if (!extra?.authentication || !extra.requestId) throw new Error("MCP tool called without the request's authentication");
+  return { authentication: extra.authentication, requestId: extra.requestId };
 }
 
 /** A tool's answer: the value as structured content, and as JSON text for clients that read only text. */
@@ -164,11 +163,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 async function callTool(tool: ToolSpec, mirrored: { method: Method; endpoint: Endpoint }, args: unknown, ctx: ServerContext): Promise<CallToolResult> {
-  const { principal, requestId } = authOf(ctx);
+  const { authentication, requestId } = authOf(ctx);
+  let principal = authentication.principal;
   const { method, endpoint: e } = mirrored;
   let outcome = "ok";
   try {
-    await enforceRateLimit(principal, rateClassOf(method, e));
+    // What the key is now, should its account's auth version have moved on (a revocation, a plan change).
+    principal = (await enforceRateLimit(authentication, rateClassOf(method, e))).auth.principal;
     authorize(principal, e.scope);
     const mutation = isMutation(method);
     const { key: idemKey, rest: raw } = mutation ? takeIdempotencyKey(args ?? {}) : { key: null, rest: args ?? {} };
@@ -188,7 +189,7 @@ async function callTool(tool: ToolSpec, mirrored: { method: Method; endpoint: En
       const fingerprint = idemKey ? requestFingerprint(method, pathOf(tool.mirrors, params), tool.request(raw as never).body ?? null) : "";
       const scope = { accountId: principal.account.id, keyId: principal.key.id };
       const res = await runService(db, principal, requestId, true, (sctx, tx) =>
-        respondOnce(tx!, scope, idemKey, fingerprint, new Headers(), async () => render(req, await e.handler(sctx, input, req), new Headers())),
+        respondOnce(tx!, scope, idemKey, fingerprint, {}, async () => render(req, new URL(req.url), await e.handler(sctx, input, req), {})),
       );
       out = await replyOf(res);
     } else {
@@ -255,17 +256,18 @@ export function mcpRoute(modules: readonly RouteModule[]): Record<"GET" | "POST"
       log.info("request", { request_id: requestId, method: req.method, path: "/api/mcp", status: res.status, key_id: keyId, ms: Math.round(performance.now() - started) });
       return res;
     };
-    let principal: Principal;
+    let authentication: Authentication;
     try {
-      principal = await authenticate(req, await getDb());
+      authentication = await authenticate(req, await getDb());
     } catch (err) {
       return done(problemResponse(toApiError(err, requestId), requestId));
     }
+    const { principal } = authentication;
     const auth: AuthInfo = {
       token: principal.key.id, // never the key itself: nothing downstream needs it
       clientId: principal.key.id,
       scopes: [...principal.key.scopes],
-      extra: { principal, requestId } satisfies CallAuth,
+      extra: { authentication, requestId } satisfies CallAuth,
     };
     (req as Request & { auth?: AuthInfo }).auth = auth;
     let res: Response;

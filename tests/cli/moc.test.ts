@@ -8,6 +8,7 @@ import { getDb } from "@/db/client";
 import { openclawVersion } from "@/db/schema";
 import { processRuntime } from "@/inngest/runtime";
 import { ComputeError, type LocalProvider } from "@/lib/compute";
+import { MemoryRateLimiter, resetRateLimiter, setRateLimiter } from "@/lib/ratelimit";
 import { client, createAccount, createRunningInstance, uniqueSubdomain, type TestAccount } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { startWebhookReceiver } from "../support/webhook-receiver";
@@ -365,8 +366,15 @@ describe("moc: credentials and refusals", () => {
 
   it("rate limited: exit 6 and how long to wait", async () => {
     const limited = await createAccount({ limits: { read: 1 } });
-    expectOk(await moc(["account"], { key: limited.token, baseUrl: server.url }));
-    const r = await moc(["account"], { key: limited.token, baseUrl: server.url });
+    // The limiter's clock stands still mid-minute: a read counted just before a minute turns no longer counts whole after it.
+    setRateLimiter(new MemoryRateLimiter(() => Math.floor(Date.now() / 60_000) * 60_000 + 30_000));
+    let r;
+    try {
+      expectOk(await moc(["account"], { key: limited.token, baseUrl: server.url }));
+      r = await moc(["account"], { key: limited.token, baseUrl: server.url });
+    } finally {
+      resetRateLimiter();
+    }
     expect(r.code).toBe(EXIT.rateLimited);
     expect(r.stderr).toContain("429 rate_limited");
     expect(r.stderr).toMatch(/Retry (in|after) [1-9]\d* s\./); // the wait, from Retry-After when the detail does not say it
