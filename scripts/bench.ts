@@ -407,7 +407,7 @@ async function load(
   seconds: number,
   round: number,
   connections = settings.connections,
-): Promise<LoadRun & { responses: number }> {
+): Promise<LoadRun & { responses: number; sent: number }> {
   // Each response's own latency, unrounded (autocannon's histogram keeps whole milliseconds).
   const latencies: number[] = [];
   let responses = 0;
@@ -430,6 +430,7 @@ async function load(
     round,
     seconds: r.duration,
     responses,
+    sent: r.requests.sent,
     requests: r.requests.total,
     rps: round2(ok / r.duration),
     p50_ms: round2(quantile(latencies, 0.5)),
@@ -554,6 +555,7 @@ async function prepareList(api: Api, base: string, dataDir: string, suffix: stri
   }
   const limitHeader = real.headers.get("x-ratelimit-limit");
   if (limitHeader !== LIFTED) throw new Error(`the key's limits are not lifted (x-ratelimit-limit: ${limitHeader})`);
+  fs.mkdirSync(dataDir, { recursive: true }); // a database server: nothing else writes DATA_DIR
   fs.writeFileSync(path.join(dataDir, "bench-bare.json"), real.text);
   const bare = await fetch(`${base}/api/bench/bare`);
   const bareText = await bare.text();
@@ -653,7 +655,7 @@ async function main(): Promise<number> {
   const invalid = runs.filter((r) => r.non2xx > 0 || r.errors > 0);
   const results = {
     date: startedAt.toISOString(),
-    command: ["npm run bench", ...process.argv.slice(2)].join(" "),
+    command: commandLine(),
     machine: { ...machine(), load_average_1_5_15_before: loadBefore, load_average_1_5_15_after: os.loadavg().map((n) => round(n, 2)) },
     settings: { ...settings, databaseUrl: undefined, database, payload_bytes: Buffer.byteLength(real.text) },
     build: { id: buildId, rebuilt: build.built, reason: build.reason },
@@ -779,6 +781,9 @@ function groupCpuMs(pgid: number): number {
 /** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK); Node has no binding for it). */
 const CLOCK_TICKS = 100;
 
+/** How the bench was invoked, passwords in URLs masked. */
+const commandLine = () => ["npm run bench", ...process.argv.slice(2)].join(" ").replace(/(\/\/[^:/@\s]*):[^@\s]*@/g, "$1:***@");
+
 /** Microseconds on the monotonic clock, as V8's CPU profiles count them. */
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 
@@ -841,22 +846,32 @@ async function mainProduction(): Promise<number> {
 
   const urls = { auth: `${origin}/api/v1/instances`, bare: `${origin}/api/bench/bare` };
   const runs: ShapeRun[] = [];
-  const windows: (Window & { delay_ms: number; mode: Mode; target: Target; responses: number })[] = [];
+  const windows: (Window & { delay_ms: number; mode: Mode; target: Target; requests: number })[] = [];
 
   async function measured(delay: number, mode: Mode, target: Target, roundNo: number): Promise<ShapeRun> {
     const connections = mode === "serial" ? 1 : settings.connections;
     const before = { stats: await storesUp.stats(), cpu: groupCpuMs(pid), us: monoUs() };
     const r = await load(target, urls[target], key.token, settings.seconds, roundNo, connections);
-    const after = { stats: await storesUp.stats(), cpu: groupCpuMs(pid), us: monoUs() };
-    windows.push({ startUs: before.us, endUs: after.us, delay_ms: delay, mode, target, responses: r.responses });
+    // The requests in flight when the run stopped still reach the stores: wait until the
+    // stores fall quiet (or 2 s), so their round trips and CPU count in this run.
+    let after = { stats: await storesUp.stats(), cpu: groupCpuMs(pid), us: monoUs() };
+    for (let quiet = 0; quiet < 2 && monoUs() - after.us < 2_000_000; ) {
+      await sleep(50);
+      const now = { stats: await storesUp.stats(), cpu: groupCpuMs(pid), us: monoUs() };
+      const same = now.stats.pg.roundTrips === after.stats.pg.roundTrips && now.stats.relayRequests === after.stats.relayRequests;
+      quiet = same ? quiet + 1 : 0;
+      after = { ...now, us: same ? after.us : now.us };
+    }
+    windows.push({ startUs: before.us, endUs: after.us, delay_ms: delay, mode, target, requests: Math.max(r.responses, r.sent) });
     const run: ShapeRun = {
       delay_ms: delay,
       mode,
       connections,
       target,
       round: roundNo,
-      seconds: r.seconds,
-      responses: r.responses,
+      seconds: round((after.us - before.us) / 1e6, 3),
+      // Every request sent, answered or in flight at the stop (the server still did its work).
+      requests: Math.max(r.responses, r.sent),
       rps: r.rps,
       p50_ms: r.p50_ms,
       p99_ms: r.p99_ms,
@@ -867,7 +882,7 @@ async function mainProduction(): Promise<number> {
       redis_requests: after.stats.relayRequests - before.stats.relayRequests,
       redis_round_trips: after.stats.redis.roundTrips - before.stats.redis.roundTrips,
     };
-    const n = Math.max(1, run.responses);
+    const n = Math.max(1, run.requests);
     say(
       `  ${delay} ms  ${mode === "serial" ? "conns 1 " : `conns ${connections}`}  round ${roundNo}  ${target}  ${r.rps.toFixed(0)} req/s  p50 ${r.p50_ms} ms  p99 ${r.p99_ms} ms` +
         `  CPU ${(run.cpu_ms / n).toFixed(2)} ms/req  pg ${(run.pg_round_trips / n).toFixed(2)}  redis ${(run.redis_requests / n).toFixed(2)} rt/req` +
@@ -900,7 +915,7 @@ async function mainProduction(): Promise<number> {
   const m = machine();
   const loadAfter = os.loadavg().map((n) => round(n, 2));
   const header = [
-    `Command: \`${["npm run bench", ...process.argv.slice(2)].join(" ")}\` (${startedAt.toISOString()}, build \`${buildId}\`)`,
+    `Command: \`${commandLine()}\` (${startedAt.toISOString()}, build \`${buildId}\`)`,
     "",
     `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memory_gib} GiB, Node ${m.node}, ${m.platform}; load average ${loadBefore[0]} before, ${loadAfter[0]} after.`,
     `${settings.instances} instances listed (${Buffer.byteLength(real.text)} bytes of JSON); ${settings.rounds} rounds (ABBA) x ${settings.seconds} s per route and mode; medians over the rounds; CPU and round trips are totals over the rounds divided by the answers.`,
@@ -923,7 +938,8 @@ async function mainProduction(): Promise<number> {
           return {
             label: t === "auth" ? "authenticated" : "bare",
             summary: summarise(profile, resolver, inside ? ws : undefined),
-            requests: ws.reduce((a, w) => a + w.responses, 0),
+            requests: ws.reduce((a, w) => a + w.requests, 0),
+            cpuMsPerRequest: rows.find((r) => r.delay_ms === delay && r.mode === "load" && r.target === t)?.cpu_ms_per_request,
             inside,
           };
         });
@@ -938,7 +954,7 @@ async function mainProduction(): Promise<number> {
   const invalid = runs.filter((r) => r.non2xx > 0 || r.errors > 0);
   const results = {
     date: startedAt.toISOString(),
-    command: ["npm run bench", ...process.argv.slice(2)].join(" "),
+    command: commandLine(),
     machine: { ...m, load_average_1_5_15_before: loadBefore, load_average_1_5_15_after: loadAfter },
     settings: { ...settings, databaseUrl: undefined, database, redis, payload_bytes: Buffer.byteLength(real.text) },
     build: { id: buildId, rebuilt: build.built, reason: build.reason },

@@ -67,6 +67,7 @@ function packageOf(p: string): string | undefined {
 function componentOf(file: string): string {
   const pkg = packageOf(file);
   if (pkg) return pkg;
+  if (file.startsWith("next/turbopack-runtime/")) return "next";
   if (file.startsWith("node:")) return "node";
   if (/^(lib|app|db|inngest)\//.test(file)) return "app (lib/, app/, db/)";
   return file === "" ? "(native)" : "other";
@@ -75,6 +76,12 @@ function componentOf(file: string): string {
 /** Resolves frames to original files, reading each chunk's source map once. */
 export class FrameResolver {
   private readonly maps = new Map<string, SourceMap | null>();
+  private readonly files = new Map<string, boolean>();
+
+  private exists(file: string): boolean {
+    if (!this.files.has(file)) this.files.set(file, fs.existsSync(path.join(this.root, file)));
+    return this.files.get(file)!;
+  }
 
   constructor(private readonly root: string) {}
 
@@ -106,8 +113,15 @@ export class FrameResolver {
         | Record<string, never>
         | undefined;
       if (entry && "originalSource" in entry && entry.originalSource) {
-        const src = entry.originalSource.replace(/^file:\/\//, "");
-        file = path.relative(this.root, path.resolve(path.dirname(abs), src));
+        const src = decodeURIComponent(entry.originalSource.replace(/^file:\/\//, ""));
+        file = src.startsWith("turbopack:") ? `next/turbopack-runtime/${src.replace(/^turbopack:\/*(\[turbopack\]\/)?/, "")}` : path.relative(this.root, path.resolve(path.dirname(abs), src));
+        // A package's own source map ("../src/x.ts") loses its folder: take the package from the chunk's name.
+        const fromChunk = /^node_modules_(@[^_]+_[^_]+|[^_@]+)_/.exec(path.basename(abs))?.[1]?.replace("_", "/");
+        const claimed = packageOf(file);
+        if (claimed && !this.exists(`node_modules/${claimed}`)) {
+          const rest = file.replace(/^.*?node_modules\//, "");
+          file = fromChunk && this.exists(`node_modules/${fromChunk}`) ? `node_modules/${fromChunk}/${rest}` : `node_modules/(a package)/${rest}`;
+        }
         line = (entry.originalLine ?? 0) + 1;
         if (entry.name) fnName = entry.name;
       }
@@ -157,38 +171,42 @@ export function windowsInside(profile: CpuProfile, windows: Window[]): boolean {
 export const top = (m: Map<string, number>, n: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
 
 /**
- * Markdown tables of CPU per request for each side (µs of sampled self time per
- * request), by component, and the top functions and files of `focus`.
+ * Markdown tables of CPU per request for each side, by component, and the top
+ * functions and files of `focus`. With `cpuMsPerRequest` (the CPU time the
+ * bench measured from /proc for the same runs), each share of the sampled time
+ * is scaled to it: the sampler counts the wall time between two samples, which
+ * on a busy machine includes time the thread waited for a core, so its totals
+ * run high while its shares hold.
  */
 export function perRequestTables(
-  sides: { label: string; summary: Summary; requests: number }[],
+  sides: { label: string; summary: Summary; requests: number; cpuMsPerRequest?: number }[],
   focus: string,
   n = 15,
 ): string {
   const lines: string[] = [];
-  const per = (us: number, reqs: number) => (reqs > 0 ? (us / reqs).toFixed(0) : "-");
+  const scale = (s: (typeof sides)[number]) => {
+    const sampledPerRequest = s.summary.busyUs / Math.max(1, s.requests);
+    return s.cpuMsPerRequest !== undefined && sampledPerRequest > 0 ? (1000 * s.cpuMsPerRequest) / sampledPerRequest : 1;
+  };
+  const per = (s: (typeof sides)[number], us: number) => (s.requests > 0 ? ((us / s.requests) * scale(s)).toFixed(0) : "-");
   const components = new Set<string>();
   for (const s of sides) for (const k of s.summary.byComponent.keys()) components.add(k);
-  const first = sides[0]!;
-  const rows = [...components].sort((a, b) => {
-    const f = sides.find((s) => s.label === focus) ?? first;
-    return (f.summary.byComponent.get(b) ?? 0) / f.requests - (f.summary.byComponent.get(a) ?? 0) / f.requests;
-  });
-  lines.push(`| component | ${sides.map((s) => `${s.label}, µs/request`).join(" | ")} |`);
+  const f = sides.find((s) => s.label === focus) ?? sides[0]!;
+  const rows = [...components].sort((a, b) => (f.summary.byComponent.get(b) ?? 0) - (f.summary.byComponent.get(a) ?? 0));
+  const unit = sides.every((s) => s.cpuMsPerRequest !== undefined) ? "µs/request (measured CPU, split as sampled)" : "µs/request (sampled)";
+  lines.push(`| component | ${sides.map((s) => `${s.label}, ${unit}`).join(" | ")} |`);
   lines.push(`|---|${sides.map(() => "---:").join("|")}|`);
   for (const c of rows) {
-    const cells = sides.map((s) => per(s.summary.byComponent.get(c) ?? 0, s.requests));
+    const cells = sides.map((s) => per(s, s.summary.byComponent.get(c) ?? 0));
     if (cells.every((x) => x === "0" || x === "-")) continue;
     lines.push(`| ${c} | ${cells.join(" | ")} |`);
   }
-  lines.push(`| **total (sampled, idle excluded)** | ${sides.map((s) => `**${per(s.summary.busyUs, s.requests)}**`).join(" | ")} |`);
-  const f = sides.find((s) => s.label === focus);
-  if (f) {
-    lines.push("", `Top functions by self time, ${f.label} (µs/request):`, "", "| function | µs/request | share |", "|---|---:|---:|");
-    for (const [k, v] of top(f.summary.byFunction, n)) lines.push(`| \`${k}\` | ${per(v, f.requests)} | ${((100 * v) / f.summary.busyUs).toFixed(1)} % |`);
-    lines.push("", `Top files by self time, ${f.label} (µs/request):`, "", "| file | µs/request | share |", "|---|---:|---:|");
-    for (const [k, v] of top(f.summary.byFile, n)) lines.push(`| \`${k}\` | ${per(v, f.requests)} | ${((100 * v) / f.summary.busyUs).toFixed(1)} % |`);
-  }
+  lines.push(`| **total** | ${sides.map((s) => `**${per(s, s.summary.busyUs)}**`).join(" | ")} |`);
+  const share = (v: number) => `${((100 * v) / f.summary.busyUs).toFixed(1)} %`;
+  lines.push("", `Top functions by self time, ${f.label}:`, "", `| function | ${unit} | share |`, "|---|---:|---:|");
+  for (const [k, v] of top(f.summary.byFunction, n)) lines.push(`| \`${k}\` | ${per(f, v)} | ${share(v)} |`);
+  lines.push("", `Top files by self time, ${f.label}:`, "", `| file | ${unit} | share |`, "|---|---:|---:|");
+  for (const [k, v] of top(f.summary.byFile, n)) lines.push(`| \`${k}\` | ${per(f, v)} | ${share(v)} |`);
   return lines.join("\n");
 }
 
