@@ -22,7 +22,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; children?: number[] }[];
   startTime: number;
   endTime: number;
   samples: number[];
@@ -49,11 +49,19 @@ export interface Summary {
   busyUs: number;
   idleUs: number;
   byComponent: Map<string, number>;
+  /**
+   * Like byComponent, but time in Node itself (core modules, native code such as
+   * a socket's writev) is charged to the nearest caller outside Node: fetch
+   * under @upstash/redis is the Redis client's, a socket write under pg is pg's.
+   */
+  byOwner: Map<string, number>;
   byFile: Map<string, number>;
   byFunction: Map<string, number>;
 }
 
 const SPECIAL = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
+/** Components charged to their caller in `byOwner`. */
+const NODE_ITSELF = new Set(["node", "(native)"]);
 
 /** "node_modules/@upstash/redis/x.js" -> "@upstash/redis"; "next/dist/compiled/x/..." is next's own. */
 function packageOf(p: string): string | undefined {
@@ -137,8 +145,23 @@ const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k)
 /** Self time inside `windows` (all of the profile when omitted), by component, file and function. */
 export function summarise(profile: CpuProfile, resolver: FrameResolver, windows?: Window[]): Summary {
   const frames = new Map<number, Frame>();
-  for (const n of profile.nodes) frames.set(n.id, resolver.resolve(n.callFrame));
-  const out: Summary = { busyUs: 0, idleUs: 0, byComponent: new Map(), byFile: new Map(), byFunction: new Map() };
+  const parents = new Map<number, number>();
+  for (const n of profile.nodes) {
+    frames.set(n.id, resolver.resolve(n.callFrame));
+    for (const c of n.children ?? []) parents.set(c, n.id);
+  }
+  const owners = new Map<number, string>();
+  const ownerOf = (id: number): string => {
+    let o = owners.get(id);
+    if (o === undefined) {
+      const c = frames.get(id)!.component;
+      const parent = parents.get(id);
+      o = !NODE_ITSELF.has(c) ? c : parent === undefined ? c : ownerOf(parent) === "(program)" ? c : ownerOf(parent);
+      owners.set(id, o);
+    }
+    return o;
+  };
+  const out: Summary = { busyUs: 0, idleUs: 0, byComponent: new Map(), byOwner: new Map(), byFile: new Map(), byFunction: new Map() };
   const sorted = windows ? [...windows].sort((a, b) => a.startUs - b.startUs) : undefined;
   let t = profile.startTime;
   let w = 0;
@@ -157,6 +180,7 @@ export function summarise(profile: CpuProfile, resolver: FrameResolver, windows?
     }
     out.busyUs += dt;
     add(out.byComponent, f.component, dt);
+    add(out.byOwner, ownerOf(profile.samples[i]!), dt);
     add(out.byFile, f.file, dt);
     add(out.byFunction, f.fn, dt);
   }
@@ -189,19 +213,24 @@ export function perRequestTables(
     return s.cpuMsPerRequest !== undefined && sampledPerRequest > 0 ? (1000 * s.cpuMsPerRequest) / sampledPerRequest : 1;
   };
   const per = (s: (typeof sides)[number], us: number) => (s.requests > 0 ? ((us / s.requests) * scale(s)).toFixed(0) : "-");
-  const components = new Set<string>();
-  for (const s of sides) for (const k of s.summary.byComponent.keys()) components.add(k);
   const f = sides.find((s) => s.label === focus) ?? sides[0]!;
-  const rows = [...components].sort((a, b) => (f.summary.byComponent.get(b) ?? 0) - (f.summary.byComponent.get(a) ?? 0));
   const unit = sides.every((s) => s.cpuMsPerRequest !== undefined) ? "µs/request (measured CPU, split as sampled)" : "µs/request (sampled)";
-  lines.push(`| component | ${sides.map((s) => `${s.label}, ${unit}`).join(" | ")} |`);
-  lines.push(`|---|${sides.map(() => "---:").join("|")}|`);
-  for (const c of rows) {
-    const cells = sides.map((s) => per(s, s.summary.byComponent.get(c) ?? 0));
-    if (cells.every((x) => x === "0" || x === "-")) continue;
-    lines.push(`| ${c} | ${cells.join(" | ")} |`);
-  }
-  lines.push(`| **total** | ${sides.map((s) => `**${per(s, s.summary.busyUs)}**`).join(" | ")} |`);
+  const table = (title: string, pick: (s: Summary) => Map<string, number>) => {
+    const keys = new Set<string>();
+    for (const s of sides) for (const k of pick(s.summary).keys()) keys.add(k);
+    const rows = [...keys].sort((a, b) => (pick(f.summary).get(b) ?? 0) - (pick(f.summary).get(a) ?? 0));
+    lines.push(`| ${title} | ${sides.map((s) => `${s.label}, ${unit}`).join(" | ")} |`);
+    lines.push(`|---|${sides.map(() => "---:").join("|")}|`);
+    for (const c of rows) {
+      const cells = sides.map((s) => per(s, pick(s.summary).get(c) ?? 0));
+      if (cells.every((x) => x === "0" || x === "-")) continue;
+      lines.push(`| ${c} | ${cells.join(" | ")} |`);
+    }
+    lines.push(`| **total** | ${sides.map((s) => `**${per(s, s.summary.busyUs)}**`).join(" | ")} |`);
+  };
+  table("owner (Node's own time charged to its caller)", (s) => s.byOwner);
+  lines.push("");
+  table("component (self time)", (s) => s.byComponent);
   const share = (v: number) => `${((100 * v) / f.summary.busyUs).toFixed(1)} %`;
   lines.push("", `Top functions by self time, ${f.label}:`, "", `| function | ${unit} | share |`, "|---|---:|---:|");
   for (const [k, v] of top(f.summary.byFunction, n)) lines.push(`| \`${k}\` | ${per(f, v)} | ${share(v)} |`);
@@ -224,7 +253,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const s = summarise(profile, new FrameResolver(root));
   const ms = (us: number) => (us / 1000).toFixed(1);
   console.log(`${ms(s.busyUs)} ms busy, ${ms(s.idleUs)} ms idle over ${ms(profile.endTime - profile.startTime)} ms`);
-  for (const [title, m] of [["component", s.byComponent], ["file", s.byFile], ["function", s.byFunction]] as const) {
+  for (const [title, m] of [["owner", s.byOwner], ["component", s.byComponent], ["file", s.byFile], ["function", s.byFunction]] as const) {
     console.log(`\n| ${title} | self ms | share |\n|---|---:|---:|`);
     for (const [k, v] of top(m, n)) console.log(`| \`${k}\` | ${ms(v)} | ${((100 * v) / s.busyUs).toFixed(1)} % |`);
   }
