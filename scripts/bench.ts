@@ -782,7 +782,7 @@ function groupCpuMs(pgid: number): number {
 const CLOCK_TICKS = 100;
 
 /** How the bench was invoked, passwords in URLs masked. */
-const commandLine = () => ["npm run bench", ...process.argv.slice(2)].join(" ").replace(/(\/\/[^:/@\s]*):[^@\s]*@/g, "$1:***@");
+const commandLine = () => ["npm run bench", ...(process.argv.length > 2 ? ["--"] : []), ...process.argv.slice(2)].join(" ").replace(/(\/\/[^:/@\s]*):[^@\s]*@/g, "$1:***@");
 
 /** Microseconds on the monotonic clock, as V8's CPU profiles count them. */
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);

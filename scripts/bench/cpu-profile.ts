@@ -61,7 +61,7 @@ export interface Summary {
 
 const SPECIAL = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
 /** Components charged to their caller in `byOwner`. */
-const NODE_ITSELF = new Set(["node", "(native)"]);
+const NODE_ITSELF = new Set(["node", "node: web streams", "(native)"]);
 
 /** "node_modules/@upstash/redis/x.js" -> "@upstash/redis"; "next/dist/compiled/x/..." is next's own. */
 function packageOf(p: string): string | undefined {
@@ -76,6 +76,8 @@ function componentOf(file: string): string {
   const pkg = packageOf(file);
   if (pkg) return pkg;
   if (file.startsWith("next/turbopack-runtime/")) return "next";
+  if (file.startsWith("node:internal/deps/undici")) return "node: fetch (undici)";
+  if (file.startsWith("node:internal/webstreams")) return "node: web streams";
   if (file.startsWith("node:")) return "node";
   if (/^(lib|app|db|inngest)\//.test(file)) return "app (lib/, app/, db/)";
   return file === "" ? "(native)" : "other";
@@ -110,7 +112,7 @@ export class FrameResolver {
     const name = cf.functionName || "(anonymous)";
     if (SPECIAL.has(name) && !cf.url) return { component: name === "(root)" ? "(program)" : name, file: name, fn: name };
     if (!cf.url) return { component: "(native)", file: "(native)", fn: name };
-    if (cf.url.startsWith("node:")) return { component: "node", file: cf.url, fn: `${name} @ ${cf.url}:${cf.lineNumber + 1}` };
+    if (cf.url.startsWith("node:")) return { component: componentOf(cf.url), file: cf.url, fn: `${name} @ ${cf.url}:${cf.lineNumber + 1}` };
     const abs = cf.url.startsWith("file://") ? fileURLToPath(cf.url) : cf.url;
     let file = path.relative(this.root, abs);
     let line = cf.lineNumber + 1;
