@@ -31,6 +31,13 @@ export const account = pgTable("account", {
   plan: text("plan").$type<PlanName>().notNull(),
   /** An operator's override of the plan's rate limits; null = the plan's. */
   limitOverrides: jsonb("limit_overrides").$type<LimitOverrides>(),
+  /**
+   * Raised, in the same transaction, by every change to what a verified key of
+   * the account carries (a key revoked, the plan, the limits), and published to
+   * the rate limiter's store before the commit, so every server process's next
+   * request with a key it remembers sees the change (lib/keys/auth-version.ts).
+   */
+  authVersion: integer("auth_version").notNull().default(0),
   createdAt: created(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });

@@ -114,10 +114,14 @@ export interface Config {
     | { kind: "pg"; url: string }
     | { kind: "neon"; url: string; wsProxy: string | undefined };
   /**
-   * How long a verified key is remembered in this process. Revocation is exact
-   * within a process; across server instances it takes up to this long, so the
-   * default is 0 (off) with a database server and 10 s with the embedded one
-   * (one process by construction).
+   * How long a verified key is remembered in this process at most. A change
+   * made through the service (a revocation, the plan, the limits) reaches every
+   * process that remembers the key at its next request through the rate
+   * limiter's store (lib/keys/auth-version.ts): with Upstash, and with the
+   * embedded database (one process by construction), the default is 300 s.
+   * With a database server and the in-process limiter, processes do not share
+   * that store, so a change made in another process takes up to this long: the
+   * default there is 0 (off).
    */
   apiKeyCacheSeconds: number;
   /** Versioned peppers for API-key hashes; undefined: generated under DATA_DIR. */
@@ -285,7 +289,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
     database,
-    apiKeyCacheSeconds: parseCacheSeconds(e.API_KEY_CACHE_SECONDS, database.kind === "pglite" ? 10 : 0),
+    apiKeyCacheSeconds: parseCacheSeconds(e.API_KEY_CACHE_SECONDS, database.kind === "pglite" || upstash ? 300 : 0),
     apiKeyPeppers: e.API_KEY_PEPPERS ? parseSecrets("API_KEY_PEPPERS", e.API_KEY_PEPPERS, null) : undefined,
     encryptionKeys: e.ENCRYPTION_KEYS ? parseSecrets("ENCRYPTION_KEYS", e.ENCRYPTION_KEYS, 32) : undefined,
     rateLimit: upstash

@@ -5,7 +5,9 @@ import { errorMessage, log } from "../log";
 import { parseCommandArgs, UsageError } from "../operator/command";
 import { findCommand } from "../operator/commands";
 import { operatorToken, operatorTokenMatches } from "../operator/access";
+import { RateLimiterUnavailable } from "../ratelimit/types";
 import { parseBody } from "./body";
+import { limiterUnavailable } from "./ratelimit";
 import { problem } from "./route";
 
 const runBody = z.strictObject({
@@ -42,6 +44,8 @@ async function run(req: Request): Promise<Response> {
   } catch (err) {
     if (err instanceof ApiError) return problem(req, err);
     if (err instanceof UsageError) return problem(req, new ApiError("validation_error", err.message));
+    // A change to keys, plans or limits that could not reach the rate limiter's store rolled back (lib/keys/auth-version.ts).
+    if (err instanceof RateLimiterUnavailable) return problem(req, limiterUnavailable(err));
     log.error("operator command failed", { error: errorMessage(err) });
     return problem(req, new ApiError("internal_error", "The operator command failed; see the server's log."));
   }

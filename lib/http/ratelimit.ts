@@ -1,37 +1,42 @@
 import { ApiError } from "../errors";
-import type { Principal } from "../keys/verify";
+import { forgetVerification, rememberVerification } from "../keys/cache";
+import type { Principal, Verification } from "../keys/verify";
 import { rateLimiter } from "../ratelimit";
 import { RATE_WINDOW_MS, RateLimiterUnavailable, type RateClass, type RateOutcome, type WindowResult } from "../ratelimit/types";
 import { runAfter } from "../after";
 import { errorMessage, log } from "../log";
 
+/** A request's verified key, and how to read it again from the database. */
+export interface Authentication {
+  principal: Principal;
+  verification: Extract<Verification, { ok: true }>;
+  /** The token's digest: what this process remembers the key under (lib/keys/cache.ts). */
+  digest: string;
+  /** Reads the key again from the database, whatever this process remembers (throws as authentication does). */
+  reread(): Promise<Authentication>;
+}
+
 /**
- * Counts the request against its key's class limit and its account's ceiling.
- * Answers the rate-limit headers for the response, or throws 429 (which limit,
- * and when to retry) or 503 when the store cannot answer: fail closed.
+ * Counts the request against its key's class limit and its account's ceiling,
+ * and checks in the same round trip that a remembered key is still what the
+ * database says (its account's auth version, lib/keys/auth-version.ts): one
+ * that is not is read again (`reread`, which may throw 401) and counted with
+ * what it says now; one read for this request is remembered when its version
+ * is current. Answers the authentication the request goes on with and the
+ * rate-limit headers for the response, or throws 429 (which limit, and when to
+ * retry) or 503 when the store cannot answer: fail closed.
  */
-export async function enforceRateLimit(principal: Principal, rateClass: RateClass): Promise<Record<string, string>> {
-  const keyLimit = principal.account.limits.rate[rateClass];
-  const accountLimit = principal.account.limits.accountPerMinute;
+export async function enforceRateLimit(auth: Authentication, rateClass: RateClass): Promise<{ auth: Authentication; headers: Record<string, string> }> {
   const limiter = rateLimiter();
-  const now = limiter.now();
-  let outcome: RateOutcome;
-  try {
-    outcome = await limiter.check({
-      keyId: principal.key.id,
-      accountId: principal.account.id,
-      rateClass,
-      keyLimit,
-      accountLimit,
-    });
-  } catch (err) {
-    log.error("rate limiter unavailable", { error: errorMessage(err) });
-    const detail =
-      err instanceof RateLimiterUnavailable
-        ? "The rate limiter cannot be reached, so the request was refused without being executed. Retry shortly."
-        : "The rate limiter failed, so the request was refused without being executed. Retry shortly.";
-    throw new ApiError("rate_limiter_unavailable", detail);
+  let now = limiter.now();
+  let outcome = await count(auth, rateClass);
+  if (outcome.authVersion === "stale") {
+    forgetVerification(auth.digest);
+    auth = await auth.reread();
+    now = limiter.now();
+    outcome = await count(auth, rateClass);
   }
+  if (!auth.verification.remembered && outcome.authVersion === "current") rememberVerification(auth.digest, auth.verification);
   if (outcome.pending) runAfter("ratelimit-pending", outcome.pending);
 
   const headers = rateLimitHeaders(rateClass, outcome, now);
@@ -51,7 +56,33 @@ export async function enforceRateLimit(principal: Principal, rateClass: RateClas
       { extra: { limit: which, rate_class: rateClass }, headers, retryAfter },
     );
   }
-  return headers;
+  return { auth, headers };
+}
+
+async function count(auth: Authentication, rateClass: RateClass): Promise<RateOutcome> {
+  const { principal, verification } = auth;
+  try {
+    return await rateLimiter().check({
+      keyId: principal.key.id,
+      accountId: principal.account.id,
+      rateClass,
+      keyLimit: principal.account.limits.rate[rateClass],
+      accountLimit: principal.account.limits.accountPerMinute,
+      authVersion: { version: verification.authVersion, fresh: !verification.remembered },
+    });
+  } catch (err) {
+    log.error("rate limiter unavailable", { error: errorMessage(err) });
+    throw limiterUnavailable(err);
+  }
+}
+
+/** 503 rate_limiter_unavailable for a store that could not answer (or publish): nothing was executed. */
+export function limiterUnavailable(err: unknown): ApiError {
+  const detail =
+    err instanceof RateLimiterUnavailable
+      ? "The rate limiter cannot be reached, so the request was refused without being executed. Retry shortly."
+      : "The rate limiter failed, so the request was refused without being executed. Retry shortly.";
+  return new ApiError("rate_limiter_unavailable", detail);
 }
 
 /** The rate-limit headers every counted answer carries (see limitHeaders), as the OpenAPI document names them. */

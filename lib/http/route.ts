@@ -4,9 +4,10 @@ import { runAfter } from "../after";
 import { installedDeps } from "../deps";
 import { ApiError, validationError, type ErrorCode } from "../errors";
 import { checkToken } from "../keys/token-check";
+import { tokenDigest } from "../keys/cache";
 import { keyStateForCommit, type Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
-import type { RateClass } from "../ratelimit/types";
+import { RateLimiterUnavailable, type RateClass } from "../ratelimit/types";
 import type { Scope } from "../scopes";
 import { baseUrlFromRequest, linkTo } from "./base-url";
 import { parseBody } from "./body";
@@ -15,7 +16,7 @@ import { claim, readIdempotencyKey, remember, requestFingerprint } from "./idemp
 import { REFUSED_METHOD_HEADER } from "./front-door";
 import { problemResponse, requestIdFrom } from "./problem";
 import { readQuery } from "./query";
-import { enforceRateLimit } from "./ratelimit";
+import { enforceRateLimit, limiterUnavailable, type Authentication } from "./ratelimit";
 import { Reply } from "./reply";
 
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
@@ -178,12 +179,21 @@ async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteC
     } else {
       const e = def as Endpoint;
       const db = await getDb();
-      const principal = await authenticate(req, db);
-      keyId = principal.key.id;
-      const rateClass = rateClassOf(req.method, e);
-      for (const [k, v] of Object.entries(await enforceRateLimit(principal, rateClass))) headers.set(k, v);
-      authorize(principal, e.scope);
-      response = await execute(e, req, context, db, principal, requestId, headers);
+      let auth = await authenticate(req, db);
+      keyId = auth.principal.key.id;
+      const mutation = isMutation(req.method);
+      // A read's query runs while the limiter decides; its answer is dropped, never sent, unless the request is admitted.
+      let read = !mutation && allows(auth.principal, e.scope) ? settled(runRead(e, req, context, db, auth.principal, requestId)) : undefined;
+      const admitted = await enforceRateLimit(auth, rateClassOf(req.method, e));
+      for (const [k, v] of Object.entries(admitted.headers)) headers.set(k, v);
+      if (admitted.auth !== auth) {
+        // Read again from the database (its auth version had moved on): the query runs again for what the key is now.
+        auth = admitted.auth;
+        read = undefined;
+      }
+      authorize(auth.principal, e.scope);
+      if (mutation) response = await runMutation(e, req, context, db, auth.principal, requestId, headers);
+      else response = render(req, await (read ?? settled(runRead(e, req, context, db, auth.principal, requestId))).then(unwrap), headers);
     }
   } catch (err) {
     response = problemResponse(toApiError(err, requestId), requestId, headers);
@@ -199,8 +209,16 @@ async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteC
   return response;
 }
 
-/** Bearer-key authentication and the plan's API access (the route wrapper's, and the MCP server's). */
-export async function authenticate(req: Request, db: Db): Promise<Principal> {
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+/** The promise's outcome as a value, so one left unawaited (a refused read) is no unhandled rejection. */
+const settled = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+const unwrap = <T>(s: Settled<T>): T => {
+  if (!s.ok) throw s.error;
+  return s.value;
+};
+
+/** Bearer-key authentication and the plan's API access (the route wrapper's, and the MCP server's). `reread`: whatever this process remembers. */
+export async function authenticate(req: Request, db: Db, opts: { reread?: boolean } = {}): Promise<Authentication> {
   if (req.headers.has("cookie")) {
     throw new ApiError("cookies_not_allowed", "This API accepts API keys only; requests carrying cookies are refused. Send no Cookie header.");
   }
@@ -209,7 +227,8 @@ export async function authenticate(req: Request, db: Db): Promise<Principal> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) throw new ApiError("invalid_api_key", "The Authorization header must be `Bearer <api key>`.");
   const token = m[1]!;
-  const v = await checkToken(db, token, req.headers);
+  const digest = tokenDigest(token);
+  const v = await checkToken(db, token, req.headers, { reread: opts.reread, digest });
   if (!v.ok) {
     switch (v.reason) {
       case "malformed":
@@ -228,18 +247,41 @@ export async function authenticate(req: Request, db: Db): Promise<Principal> {
       `The ${v.principal.account.plan} plan has no API access. Upgrade to Pro or Business to use the API.`,
     );
   }
-  return v.principal;
+  return { principal: v.principal, verification: v, digest, reread: () => authenticate(req, db, { reread: true }) };
+}
+
+/** Whether a key holds the scope an endpoint (or an MCP tool) needs. */
+function allows(principal: Principal, scope: Scope | "any"): boolean {
+  return scope === "any" || principal.key.scopes.includes(scope);
 }
 
 /** Refuses a key without the scope an endpoint (or an MCP tool) needs: 403 insufficient_scope naming it. */
 export function authorize(principal: Principal, scope: Scope | "any"): void {
-  if (scope === "any" || principal.key.scopes.includes(scope)) return;
+  if (allows(principal, scope)) return;
   throw new ApiError("insufficient_scope", `This request needs the \`${scope}\` scope, which this key does not have.`, {
     extra: { required_scope: scope },
   });
 }
 
-async function execute(
+/** The request's path parameters, query and body, read and validated as the endpoint declares them, and its `prepare` work. */
+async function readInput(e: Endpoint, req: Request, context: RouteContext, url: URL) {
+  const params = await routeParams(context);
+  const nulParam = Object.entries(params).find(([, v]) => v.includes("\0")) ?? [...url.searchParams].find(([, v]) => v.includes("\0"));
+  if (nulParam) throw validationError([{ path: nulParam[0], message: "May not contain NUL characters." }]);
+  const query = readQuery(e.query, url.searchParams);
+  const idemKey = isMutation(req.method) ? readIdempotencyKey(req) : null;
+  const { value: body, raw } = await parseBody(req, e.body);
+  const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
+  return { input: { body, query, params, prepared }, idemKey, raw };
+}
+
+/** A read: the handler's result, on the pool. */
+async function runRead(e: Endpoint, req: Request, context: RouteContext, db: Db, principal: Principal, requestId: string): Promise<unknown> {
+  const { input } = await readInput(e, req, context, new URL(req.url));
+  return runService(db, principal, requestId, false, (ctx) => e.handler(ctx, input as never, req));
+}
+
+async function runMutation(
   e: Endpoint,
   req: Request,
   context: RouteContext,
@@ -249,18 +291,7 @@ async function execute(
   headers: Headers,
 ): Promise<Response> {
   const url = new URL(req.url);
-  const params = await routeParams(context);
-  const nulParam = Object.entries(params).find(([, v]) => v.includes("\0")) ?? [...url.searchParams].find(([, v]) => v.includes("\0"));
-  if (nulParam) throw validationError([{ path: nulParam[0], message: "May not contain NUL characters." }]);
-  const query = readQuery(e.query, url.searchParams);
-  const idemKey = isMutation(req.method) ? readIdempotencyKey(req) : null;
-  const { value: body, raw } = await parseBody(req, e.body);
-  const prepared = e.prepare ? await e.prepare({ body, query, params } as never) : undefined;
-  const input = { body, query, params, prepared };
-
-  if (!isMutation(req.method)) {
-    return runService(db, principal, requestId, false, async (ctx) => render(req, await e.handler(ctx, input as never, req), headers));
-  }
+  const { input, idemKey, raw } = await readInput(e, req, context, url);
   // A mutation's writes, and its idempotency record, commit together or not at all.
   const fingerprint = idemKey ? requestFingerprint(req.method, url.pathname, raw ?? null) : "";
   const idemScope = { accountId: principal.account.id, keyId: principal.key.id };
@@ -386,6 +417,11 @@ function render(req: Request, result: unknown, headers: Headers): Response {
 /** Any error as the ApiError answered for it: its own, service_unavailable for an unreachable database, else internal_error (logged). */
 export function toApiError(err: unknown, requestId: string): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof RateLimiterUnavailable) {
+    // A change that could not tell the rate limiter's store (lib/keys/auth-version.ts) rolled back.
+    log.error("rate limiter unavailable", { request_id: requestId, error: errorMessage(err) });
+    return limiterUnavailable(err);
+  }
   if (err instanceof DatabaseLockedError || isDatabaseUnavailable(err)) {
     // A database this server cannot reach (start-up stops on a locked embedded one, lib/startup.ts) is
     // an outage to retry after, not a crash: 503, nothing executed.

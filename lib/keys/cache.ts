@@ -11,47 +11,38 @@ interface Entry {
 }
 
 const MAX_ENTRIES = 10_000;
-/** The longest API_KEY_CACHE_SECONDS allows: a revocation need not be remembered longer than an entry can live. */
-const MAX_ENTRY_MS = 300_000;
-const holder = globalThis as unknown as { __mocKeyCache?: { entries: LRUCache<string, Entry>; revoked: LRUCache<string, true> } };
-// Both bounded: the least recently used entry goes first.
-const state = () =>
-  (holder.__mocKeyCache ??= {
-    entries: new LRUCache({ max: MAX_ENTRIES }),
-    revoked: new LRUCache({ max: MAX_ENTRIES, ttl: MAX_ENTRY_MS }),
-  });
+const holder = globalThis as unknown as { __mocKeyCache?: LRUCache<string, Entry> };
+// Bounded: the least recently used entry goes first.
+const entries = () => (holder.__mocKeyCache ??= new LRUCache({ max: MAX_ENTRIES }));
 
 /** The cache key: a digest of the whole token, so the token itself is never kept. */
 export const tokenDigest = (token: string) => createHash("sha256").update(token).digest("base64url");
 
 /**
- * A verified key remembered for `apiKeyCacheSeconds`, so the hot path skips
- * the key lookup. A hit is refused (and looked up again) once the key's own
- * expiry has passed or when this process revoked it.
+ * A verified key remembered for at most `apiKeyCacheSeconds`, so the hot path
+ * skips the key lookup. What a remembered key carries is checked at every
+ * request against its account's auth version, in the rate-limit round trip
+ * (lib/keys/auth-version.ts); a hit is refused (and looked up again) once the
+ * key's own expiry has passed. Answers it marked `remembered`.
  */
 export function cachedVerification(digest: string, now = Date.now()): Verified | null {
-  const s = state();
-  const e = s.entries.get(digest);
+  const e = entries().get(digest);
   if (!e) return null;
-  if (e.until <= now || (e.expiresAt !== null && e.expiresAt <= now) || s.revoked.has(e.v.principal.key.id)) {
-    s.entries.delete(digest);
+  if (e.until <= now || (e.expiresAt !== null && e.expiresAt <= now)) {
+    entries().delete(digest);
     return null;
   }
   return e.v;
 }
 
-export function rememberVerification(digest: string, v: Verified, expiresAt: Date | null, now = Date.now()): void {
+/** Remembers a key read from the database (once its auth version was found current). */
+export function rememberVerification(digest: string, v: Verified, now = Date.now()): void {
   const ttl = config().apiKeyCacheSeconds;
   if (ttl === 0) return;
-  state().entries.set(digest, { v, expiresAt: expiresAt?.getTime() ?? null, until: now + ttl * 1000 });
+  entries().set(digest, { v: { ...v, remembered: true }, expiresAt: v.expiresAt?.getTime() ?? null, until: now + ttl * 1000 });
 }
 
-/** A key revoked by this process: never served from the cache again. */
-export function forgetKey(keyId: string): void {
-  state().revoked.set(keyId, true);
-}
-
-/** After a plan or limit change: every cached principal may be stale. */
-export function forgetAllKeys(): void {
-  state().entries.clear();
+/** Forgets a remembered key whose auth version went stale. */
+export function forgetVerification(digest: string): void {
+  entries().delete(digest);
 }

@@ -7,7 +7,7 @@ import { limitHeaders, retryAfterSeconds } from "../http/ratelimit";
 import { errorMessage, log } from "../log";
 import { rateLimiter } from "../ratelimit";
 import { clientAddress, countFailure, knownFailureRefusal, type FailureSubject, type NamedResults } from "../ratelimit/failures";
-import { cachedVerification, rememberVerification, tokenDigest } from "./cache";
+import { cachedVerification, tokenDigest } from "./cache";
 import { apiKeyPeppers } from "../secrets";
 import { parseToken, verifySecret } from "./token";
 import { afterVerified, needsAfterVerified, verifyToken, type StoredSecret, type Verification } from "./verify";
@@ -35,7 +35,10 @@ const memory = () =>
 /**
  * The API-key check with failed authentications limited (DESIGN 3.1), as a
  * sequence:
- *  1. a verified key remembered briefly (lib/keys/cache.ts);
+ *  1. a verified key this process remembers (lib/keys/cache.ts; unless
+ *     `reread`), marked `remembered`: the caller checks its auth version in
+ *     the rate-limit round trip, and remembers a key read here once that
+ *     version is found current (lib/http/ratelimit.ts);
  *  2. shape and checksum: a malformed token is refused for free;
  *  3. a token known to fail (no such key id, revoked, expired, wrong secret) is
  *     refused without a database query, and the failure counted;
@@ -48,12 +51,26 @@ const memory = () =>
  *     response); a failure is remembered and counted, and answered 429
  *     instead of 401 once over a limit.
  * Answers the verification (failures as values); throws ApiError 429 when
- * failures are over a limit.
+ * failures are over a limit. `digest`: the token's tokenDigest, when the caller
+ * has it already.
  */
-export async function checkToken(db: Db, token: string, headers: Pick<Headers, "get">): Promise<Verification> {
-  const digest = tokenDigest(token);
-  const cached = cachedVerification(digest); // only well-formed tokens are ever remembered
-  if (cached) return cached;
+export async function checkToken(
+  db: Db,
+  token: string,
+  headers: Pick<Headers, "get">,
+  opts: { reread?: boolean; digest?: string } = {},
+): Promise<Verification> {
+  const digest = opts.digest ?? tokenDigest(token);
+  const cached = opts.reread ? null : cachedVerification(digest); // only well-formed tokens are ever remembered
+  if (cached) {
+    if (needsAfterVerified(cached)) {
+      runAfter("key-last-used", () => afterVerified(db, token, { ...cached }));
+      // Done once for every request this process serves with the key until the next is due.
+      cached.lastUsedAt = new Date();
+      cached.pepperVersion = apiKeyPeppers()[0]!.version;
+    }
+    return cached;
+  }
   const parsed = parseToken(token);
   if (!parsed) return { ok: false, reason: "malformed" };
 
@@ -81,7 +98,6 @@ export async function checkToken(db: Db, token: string, headers: Pick<Headers, "
   const v = await verifyToken(db, token);
   if (v.ok) {
     m.seen.set(parsed.shortId, v.stored);
-    rememberVerification(digest, v, v.expiresAt);
     if (needsAfterVerified(v)) runAfter("key-last-used", () => afterVerified(db, token, v));
     return v;
   }

@@ -1,5 +1,6 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db, Queryable } from "@/db/client";
+import { hotQuery } from "@/db/prepared";
 import { account, apiKey } from "@/db/schema";
 import { effectiveLimits, PLANS, type EffectiveLimits, type PlanName } from "../plans";
 import type { Scope } from "../scopes";
@@ -18,7 +19,18 @@ export interface StoredSecret {
 }
 
 export type Verification =
-  | { ok: true; principal: Principal; pepperVersion: number; lastUsedAt: Date | null; expiresAt: Date | null; stored: StoredSecret }
+  | {
+      ok: true;
+      principal: Principal;
+      /** The account's auth version this was read at (lib/keys/auth-version.ts). */
+      authVersion: number;
+      pepperVersion: number;
+      lastUsedAt: Date | null;
+      expiresAt: Date | null;
+      stored: StoredSecret;
+      /** Set when this process remembered it (lib/keys/cache.ts) instead of reading it for this request. */
+      remembered?: boolean;
+    }
   | {
       ok: false;
       reason: "malformed" | "unknown" | "revoked" | "expired";
@@ -28,16 +40,9 @@ export type Verification =
       stored?: StoredSecret;
     };
 
-/**
- * The key check as an explicit sequence: shape and checksum (no database
- * touched for a mistyped token), lookup by the public short id, constant-time
- * hash comparison, revocation, expiry. Failures are values; only
- * infrastructure problems throw.
- */
-export async function verifyToken(db: Db, token: string, now = new Date()): Promise<Verification> {
-  const parsed = parseToken(token);
-  if (!parsed) return { ok: false, reason: "malformed" };
-  const [row] = await db
+/** The key and its account by the token's public short id: the query of every request with a key this process does not remember. */
+const keyByShortId = hotQuery("moc_key_by_short_id", (db) =>
+  db
     .select({
       keyId: apiKey.id,
       secretHash: apiKey.secretHash,
@@ -50,11 +55,24 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
       email: account.email,
       plan: account.plan,
       limitOverrides: account.limitOverrides,
+      authVersion: account.authVersion,
     })
     .from(apiKey)
     .innerJoin(account, eq(account.id, apiKey.accountId))
-    .where(eq(apiKey.shortId, parsed.shortId))
-    .limit(1);
+    .where(eq(apiKey.shortId, sql.placeholder("shortId")))
+    .limit(1),
+);
+
+/**
+ * The key check as an explicit sequence: shape and checksum (no database
+ * touched for a mistyped token), lookup by the public short id, constant-time
+ * hash comparison, revocation, expiry. Failures are values; only
+ * infrastructure problems throw.
+ */
+export async function verifyToken(db: Db, token: string, now = new Date()): Promise<Verification> {
+  const parsed = parseToken(token);
+  if (!parsed) return { ok: false, reason: "malformed" };
+  const [row] = await keyByShortId(db, { shortId: parsed.shortId });
   if (!row) return { ok: false, reason: "unknown", unknown: "no_such_key" };
   const stored = { secretHash: row.secretHash, pepperVersion: row.pepperVersion };
   if (!verifySecret(parsed.secret, row.secretHash, row.pepperVersion, apiKeyPeppers())) {
@@ -65,6 +83,7 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
   return {
     ok: true,
     stored,
+    authVersion: row.authVersion,
     pepperVersion: row.pepperVersion,
     lastUsedAt: row.lastUsedAt,
     expiresAt: row.expiresAt,

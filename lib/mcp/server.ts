@@ -4,10 +4,9 @@ import { getDb } from "@/db/client";
 import { ApiError, ERROR_CODES, validationError } from "../errors";
 import { inspectJson, validate } from "../http/body";
 import { problemResponse, requestIdFrom } from "../http/problem";
-import { enforceRateLimit } from "../http/ratelimit";
+import { enforceRateLimit, type Authentication } from "../http/ratelimit";
 import { Reply } from "../http/reply";
 import { authenticate, authorize, isMutation, METHODS, optionsHandler, rateClassOf, toApiError, runService, type Endpoint, type Method } from "../http/route";
-import type { Principal } from "../keys/verify";
 import { errorMessage, log } from "../log";
 import { loadRoutes, type RouteModule } from "../openapi/document";
 import { getOperation } from "../services/operations";
@@ -41,7 +40,7 @@ const INSTRUCTIONS =
 const WAIT_POLL_MS = 250;
 
 interface CallAuth {
-  principal: Principal;
+  authentication: Authentication;
   requestId: string;
 }
 
@@ -89,8 +88,8 @@ function inlineTopRef(schema: Record<string, unknown>): Record<string, unknown> 
 
 function authOf(ctx: ServerContext): CallAuth {
   const extra = ctx.http?.authInfo?.extra as Partial<CallAuth> | undefined;
-  if (!extra?.principal || !extra.requestId) throw new Error("MCP tool called without the request's authentication");
-  return { principal: extra.principal, requestId: extra.requestId };
+  if (!extra?.authentication || !extra.requestId) throw new Error("MCP tool called without the request's authentication");
+  return { authentication: extra.authentication, requestId: extra.requestId };
 }
 
 /** A tool's answer: the value as structured content, and as JSON text for clients that read only text. */
@@ -135,11 +134,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 async function callTool(tool: ToolSpec, mirrored: { method: Method; endpoint: Endpoint }, args: unknown, ctx: ServerContext): Promise<CallToolResult> {
-  const { principal, requestId } = authOf(ctx);
+  const { authentication, requestId } = authOf(ctx);
+  let principal = authentication.principal;
   const { method, endpoint: e } = mirrored;
   let outcome = "ok";
   try {
-    await enforceRateLimit(principal, rateClassOf(method, e));
+    // What the key is now, should its account's auth version have moved on (a revocation, a plan change).
+    principal = (await enforceRateLimit(authentication, rateClassOf(method, e))).auth.principal;
     authorize(principal, e.scope);
     const raw = args ?? {};
     const problem = inspectJson(raw);
@@ -212,17 +213,18 @@ export function mcpRoute(modules: readonly RouteModule[]): Record<"GET" | "POST"
       log.info("request", { request_id: requestId, method: req.method, path: "/api/mcp", status: res.status, key_id: keyId, ms: Math.round(performance.now() - started) });
       return res;
     };
-    let principal: Principal;
+    let authentication: Authentication;
     try {
-      principal = await authenticate(req, await getDb());
+      authentication = await authenticate(req, await getDb());
     } catch (err) {
       return done(problemResponse(toApiError(err, requestId), requestId));
     }
+    const { principal } = authentication;
     const auth: AuthInfo = {
       token: principal.key.id, // never the key itself: nothing downstream needs it
       clientId: principal.key.id,
       scopes: [...principal.key.scopes],
-      extra: { principal, requestId } satisfies CallAuth,
+      extra: { authentication, requestId } satisfies CallAuth,
     };
     (req as Request & { auth?: AuthInfo }).auth = auth;
     let res: Response;

@@ -37,13 +37,50 @@ export interface RateCheck {
   keyLimit: number;
   /** The account's ceiling per minute across all its keys and classes. */
   accountLimit: number;
+  /**
+   * The account's auth version the principal was read at (`account.auth_version`),
+   * checked in the same round trip as the windows: see AuthVersionCheck. Left
+   * out, no version is read.
+   */
+  authVersion?: AuthVersionCheck;
 }
+
+/**
+ * How a rate check treats the account's auth version, the number every change
+ * to what a verified key carries (a revocation, the plan, the limits) raises in
+ * the database and publishes to the limiter's store before it commits
+ * (`publishAuthVersion`). The store keeps the highest version published.
+ */
+export interface AuthVersionCheck {
+  /** The version the principal was read at. */
+  version: number;
+  /**
+   * `true`: the principal was read from the database for this request; the
+   * request is counted whatever the store holds, and the store learns the
+   * version when it has none. `false`: the principal was remembered from an
+   * earlier request; the request is counted only while the store holds this
+   * version or an older one (else nothing is counted: `"stale"`).
+   */
+  fresh: boolean;
+}
+
+/**
+ * What the store's version said of the principal's: `current` (not newer: a
+ * fresh principal may be remembered, a remembered one is still right),
+ * `newer` (a fresh principal was counted, but a change is committing: do not
+ * remember it), `stale` (a remembered principal is out of date: nothing was
+ * counted; read it again and check again). A store that holds no version
+ * (expired, or emptied by a restart) counts as newer than any remembered one.
+ */
+export type AuthVersionState = "current" | "newer" | "stale";
 
 export interface RateOutcome {
   key: WindowResult;
   account: WindowResult;
   /** Background work (analytics, multi-region sync) to hand to `after()`. */
   pending?: Promise<unknown>;
+  /** When the check carried an auth version: what the store said of it. */
+  authVersion?: AuthVersionState;
 }
 
 export interface RateLimiter {
@@ -71,6 +108,14 @@ export interface RateLimiter {
    * `retryAt` (other processes can only make that later, never sooner).
    */
   knownRefusal(windows: readonly WindowSpec[]): WindowResult[] | null;
+  /**
+   * Records that the account's auth version is now `version` (the store keeps
+   * the highest it was told), so every process's next check of a principal
+   * read at an older version answers `stale`. Called inside the transaction
+   * that raises it, before the commit: a throw (RateLimiterUnavailable) rolls
+   * the change back.
+   */
+  publishAuthVersion(accountId: string, version: number): Promise<void>;
 }
 
 /** The windows of `check`: the key's class window and the account's. */

@@ -4,6 +4,8 @@ import {
   RATE_WINDOW_MS,
   RateLimiterUnavailable,
   requestWindows,
+  type AuthVersionCheck,
+  type AuthVersionState,
   type RateCheck,
   type RateLimiter,
   type RateOutcome,
@@ -24,28 +26,55 @@ export interface UpstashRateLimiterOptions {
 }
 
 /**
- * Every window of one decision, atomically: reads each window's current and
- * previous fixed-window counts, decides with @upstash/ratelimit's
- * sliding-window formula, counts the event in every window only when every
- * window admits it, and answers the counts so the caller can say exactly when
- * quota comes back (@upstash/ratelimit answers the end of the fixed minute,
- * which is not when a sliding window has room again, and no counts).
- * KEYS: current, previous for each window. ARGV: now (ms), window (ms), limits...
- * Answer: {admitted, previous1, current1, previous2, current2, ...}.
+ * How long the store keeps an account's auth version after it last changed.
+ * One that expired counts as newer than any remembered principal (each process
+ * reads its principals again once), so this only bounds what idle accounts
+ * keep in Redis.
+ */
+const VERSION_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Every window of one decision, atomically, and the account's auth version
+ * when asked: reads each window's current and previous fixed-window counts,
+ * decides with @upstash/ratelimit's sliding-window formula, counts the event in
+ * every window only when every window admits it, and answers the counts so the
+ * caller can say exactly when quota comes back (@upstash/ratelimit answers the
+ * end of the fixed minute, which is not when a sliding window has room again,
+ * and no counts).
+ * KEYS: current, previous for each window; then the version key when ARGV[3] is
+ * not "none". ARGV: now (ms), window (ms), version mode ("none", "fresh",
+ * "remembered"), the principal's version, limits...
+ * Answer: {admitted, previous1, current1, previous2, current2, ..., version state}
+ * with the version state 0 current, 1 newer, 2 stale (see AuthVersionState); a
+ * stale principal's request is not counted.
  */
 const SLIDING_WINDOWS = `
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local mode = ARGV[3]
 local weight = 1 - (now % window) / window
-local n = #KEYS / 2
+local n = #ARGV - 4
+local state = 0
+if mode ~= "none" then
+  local versionKey = KEYS[2 * n + 1]
+  local given = tonumber(ARGV[4])
+  local stored = tonumber(redis.call("GET", versionKey) or "-1")
+  if mode == "fresh" then
+    if stored < given then redis.call("SET", versionKey, ARGV[4], "EX", ${VERSION_TTL_SECONDS}) end
+    if stored > given then state = 1 end
+  elseif stored < 0 or stored > given then
+    state = 2
+  end
+end
 local counts = {}
 local admitted = 1
+if state == 2 then admitted = 0 end
 for i = 1, n do
   local current = tonumber(redis.call("GET", KEYS[2 * i - 1]) or "0")
   local previous = tonumber(redis.call("GET", KEYS[2 * i]) or "0")
   counts[2 * i - 1] = previous
   counts[2 * i] = current
-  if math.floor(previous * weight) + current >= tonumber(ARGV[2 + i]) then admitted = 0 end
+  if math.floor(previous * weight) + current >= tonumber(ARGV[4 + i]) then admitted = 0 end
 end
 if admitted == 1 then
   for i = 1, n do
@@ -56,8 +85,25 @@ if admitted == 1 then
 end
 local out = {admitted}
 for i = 1, 2 * n do out[i + 1] = counts[i] end
+out[2 * n + 2] = state
 return out
 `;
+
+/** Raises an account's auth version, never lowers it. KEYS: the version key. ARGV: the version. */
+const PUBLISH_VERSION = `
+local stored = tonumber(redis.call("GET", KEYS[1]) or "-1")
+if stored < tonumber(ARGV[1]) then redis.call("SET", KEYS[1], ARGV[1], "EX", ${VERSION_TTL_SECONDS}) end
+return 1
+`;
+
+const VERSION_STATES: AuthVersionState[] = ["current", "newer", "stale"];
+
+const DEFAULT_PREFIX = "moc:ratelimit";
+
+/** The Redis key that holds an account's auth version, under the limiter's key prefix. */
+export function authVersionKey(accountId: string, prefix = DEFAULT_PREFIX): string {
+  return `${prefix}:authv:${accountId}`;
+}
 
 /** Windows whose last known counts this process keeps, to refuse without a round trip (knownRefusal). */
 const MAX_KNOWN = 50_000;
@@ -83,6 +129,7 @@ export class UpstashRateLimiter implements RateLimiter {
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly script;
+  private readonly publishScript;
   /** Last counts read per window: they only grow until they age out, so they bound what Redis would say from below. */
   private readonly known = new LRUCache<string, WindowCounts>({ max: MAX_KNOWN });
 
@@ -92,7 +139,7 @@ export class UpstashRateLimiter implements RateLimiter {
   ) {
     if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1) throw new TypeError("timeoutMs must be a positive integer");
     this.timeoutMs = opts.timeoutMs;
-    this.prefix = opts.prefix ?? "moc:ratelimit";
+    this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.redis = new Redis({
       url: opts.url,
       token: opts.token,
@@ -105,39 +152,69 @@ export class UpstashRateLimiter implements RateLimiter {
       enableTelemetry: false,
     });
     this.script = this.redis.createScript<unknown>(SLIDING_WINDOWS);
+    this.publishScript = this.redis.createScript<unknown>(PUBLISH_VERSION);
   }
 
   async check(c: RateCheck): Promise<RateOutcome> {
-    const [key, account] = await this.hit(requestWindows(c));
-    return { key: key!, account: account! };
+    const { results, authVersion } = await this.decide(requestWindows(c), c.authVersion && { accountId: c.accountId, ...c.authVersion });
+    const [key, account] = results;
+    return authVersion ? { key: key!, account: account!, authVersion } : { key: key!, account: account! };
   }
 
   async hit(windows: readonly WindowSpec[]): Promise<WindowResult[]> {
+    return (await this.decide(windows)).results;
+  }
+
+  async publishAuthVersion(accountId: string, version: number): Promise<void> {
+    if (!Number.isInteger(version) || version < 0) throw new TypeError(`an auth version is a non-negative integer, got ${version}`);
+    try {
+      await deadline(this.publishScript.exec([this.versionKey(accountId)], [String(version)]), this.timeoutMs + 100);
+    } catch (err) {
+      throw new RateLimiterUnavailable(`rate-limit store unavailable: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  private versionKey(accountId: string): string {
+    return authVersionKey(accountId, this.prefix);
+  }
+
+  /** One script call: the windows' decision and, when asked, the auth version's state. */
+  private async decide(
+    windows: readonly WindowSpec[],
+    version?: AuthVersionCheck & { accountId: string },
+  ): Promise<{ results: WindowResult[]; authVersion?: AuthVersionState }> {
     for (const w of windows) {
       if (!Number.isInteger(w.limit) || w.limit < 0) throw new TypeError(`the limit of ${w.id} must be a non-negative integer, got ${w.limit}`);
+    }
+    if (version && (!Number.isInteger(version.version) || version.version < 0)) {
+      throw new TypeError(`an auth version is a non-negative integer, got ${version.version}`);
     }
     const t = this.now();
     const start = windowStart(t);
     const index = start / RATE_WINDOW_MS;
     const keys = windows.flatMap((w) => [`${this.prefix}:${w.id}:${index}`, `${this.prefix}:${w.id}:${index - 1}`]);
+    if (version) keys.push(this.versionKey(version.accountId));
+    const mode = version ? (version.fresh ? "fresh" : "remembered") : "none";
+    const args = [String(t), String(RATE_WINDOW_MS), mode, String(version?.version ?? 0), ...windows.map((w) => String(w.limit))];
     let reply: unknown;
     try {
-      reply = await deadline(this.script.exec(keys, [String(t), String(RATE_WINDOW_MS), ...windows.map((w) => String(w.limit))]), this.timeoutMs + 100);
+      reply = await deadline(this.script.exec(keys, args), this.timeoutMs + 100);
     } catch (err) {
       throw new RateLimiterUnavailable(`rate-limit store unavailable: ${describe(err)}`, { cause: err });
     }
     const numbers = Array.isArray(reply) ? reply.map(Number) : [];
-    if (numbers.length !== 1 + 2 * windows.length || !numbers.every((n) => Number.isInteger(n) && n >= 0)) {
+    if (numbers.length !== 2 + 2 * windows.length || !numbers.every((n) => Number.isInteger(n) && n >= 0) || numbers.at(-1)! > 2) {
       throw new RateLimiterUnavailable("rate-limit store gave no usable answer (malformed reply)");
     }
     const admitted = numbers[0] === 1;
-    return windows.map((w, i) => {
+    const results = windows.map((w, i) => {
       const counts: WindowCounts = { start, previous: numbers[1 + 2 * i]!, current: numbers[2 + 2 * i]! };
       this.known.set(w.id, counts);
       // A window that admitted a refused event still says so (it was not counted there).
       const admits = admitted || usedAt(counts, t) < w.limit;
       return windowResult(counts, w.limit, t, admits);
     });
+    return version ? { results, authVersion: VERSION_STATES[numbers.at(-1)!]! } : { results };
   }
 
   knownRefusal(windows: readonly WindowSpec[]): WindowResult[] | null {

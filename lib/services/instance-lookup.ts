@@ -1,5 +1,6 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
 import type { Queryable } from "@/db/client";
+import { hotQuery } from "@/db/prepared";
 import { instance } from "@/db/schema";
 import { config } from "../config";
 import type { ServiceContext } from "../context";
@@ -25,15 +26,25 @@ export function instanceUrl(subdomain: string): string {
  * (RFC 4343): subdomains are stored lowercase, so `My-Assistant` finds `my-assistant`.
  */
 export async function findInstance(db: Queryable, accountId: string, idOrSubdomain: string, opts: { lock?: boolean } = {}) {
-  const by = idOrSubdomain.startsWith("inst_") ? eq(instance.id, idOrSubdomain) : eq(instance.subdomain, idOrSubdomain.toLowerCase());
-  const q = db
-    .select()
-    .from(instance)
-    .where(and(eq(instance.accountId, accountId), isNull(instance.deletedAt), by))
-    .limit(1);
-  const [row] = opts.lock ? await q.for("update") : await q;
+  const byId = idOrSubdomain.startsWith("inst_");
+  const values = { accountId, key: byId ? idOrSubdomain : idOrSubdomain.toLowerCase() };
+  const [row] = opts.lock
+    ? await liveInstance(db, byId ? BY_ID : BY_SUBDOMAIN).for("update").execute(values)
+    : await (byId ? instanceById : instanceBySubdomain)(db, values);
   return row ?? null;
 }
+
+const BY_ID = eq(instance.id, sql.placeholder("key"));
+const BY_SUBDOMAIN = eq(instance.subdomain, sql.placeholder("key"));
+/** The account's (`accountId`) live instance matching `by`. */
+const liveInstance = (db: Queryable, by: SQL) =>
+  db
+    .select()
+    .from(instance)
+    .where(and(eq(instance.accountId, sql.placeholder("accountId")), isNull(instance.deletedAt), by))
+    .limit(1);
+const instanceById = hotQuery("moc_instance_by_id", (db) => liveInstance(db, BY_ID));
+const instanceBySubdomain = hotQuery("moc_instance_by_subdomain", (db) => liveInstance(db, BY_SUBDOMAIN));
 
 /** Any account's live instance, by id or subdomain: for operators, who act across accounts. */
 export async function findAnyLiveInstance(db: Queryable, idOrSubdomain: string) {

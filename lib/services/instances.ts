@@ -1,4 +1,5 @@
-import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, count, eq, isNull, sql } from "drizzle-orm";
+import { hotQuery } from "@/db/prepared";
 import { account, instance } from "@/db/schema";
 import { config } from "../config";
 import { ApiError } from "../errors";
@@ -32,13 +33,19 @@ export function toInstanceResource(row: InstanceRow, plan: string): InstanceReso
   };
 }
 
-export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus[] }) {
-  const rows = await ctx.db
+/** The account's live instances, oldest first: at most its plan's limit, so the status filter needs no query of its own. */
+const liveInstancesOf = hotQuery("moc_live_instances_of_account", (db) =>
+  db
     .select()
     .from(instance)
-    .where(and(eq(instance.accountId, ctx.account.id), isNull(instance.deletedAt), q.status ? inArray(instance.status, q.status) : undefined))
-    .orderBy(asc(instance.id));
-  return rows.map((r) => toInstanceResource(r, ctx.account.plan));
+    .where(and(eq(instance.accountId, sql.placeholder("accountId")), isNull(instance.deletedAt)))
+    .orderBy(asc(instance.id)),
+);
+
+export async function listInstances(ctx: ServiceContext, q: { status?: InstanceStatus[] }) {
+  const rows = await liveInstancesOf(ctx.db, { accountId: ctx.account.id });
+  const wanted = q.status && new Set<string>(q.status);
+  return (wanted ? rows.filter((r) => wanted.has(r.status)) : rows).map((r) => toInstanceResource(r, ctx.account.plan));
 }
 
 export async function getInstance(ctx: ServiceContext, idOrSubdomain: string) {

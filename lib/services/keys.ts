@@ -4,7 +4,7 @@ import { apiKey } from "@/db/schema";
 import { ApiError, notFound } from "../errors";
 import type { ServiceContext } from "../context";
 import { newId } from "../ids";
-import { forgetKey } from "../keys/cache";
+import { raiseAuthVersions } from "../keys/auth-version";
 import { generateToken, hashSecret } from "../keys/token";
 import { expandScopes, missingScopes, type Scope, type ScopeShortcut } from "../scopes";
 import { apiKeyPeppers } from "../secrets";
@@ -111,5 +111,6 @@ export async function revokeKey(ctx: ServiceContext, id: string): Promise<void> 
     });
   }
   await ctx.db.update(apiKey).set({ revokedAt: new Date() }).where(eq(apiKey.id, id));
-  forgetKey(id);
+  // Every server process that remembers the key learns it at its next request (lib/keys/auth-version.ts).
+  await raiseAuthVersions(ctx.db, [ctx.account.id]);
 }

@@ -61,8 +61,10 @@ describe("configuration", () => {
 });
 
 describe("the verified-key cache setting", () => {
-  it("is on (10 s) with the embedded database, off with a database server, and settable", () => {
-    expect(loadConfig({}).apiKeyCacheSeconds).toBe(10);
+  it("is on (300 s) where every process learns of changes (embedded, or Upstash), off with a database server alone, and settable", () => {
+    expect(loadConfig({}).apiKeyCacheSeconds).toBe(300);
+    const upstash = { UPSTASH_REDIS_REST_URL: "https://x.upstash.io", UPSTASH_REDIS_REST_TOKEN: "t" };
+    expect(loadConfig({ DATABASE_URL: "postgres://u:p@localhost/db", ...upstash }).apiKeyCacheSeconds).toBe(300);
     expect(loadConfig({ DATABASE_URL: "postgres://u:p@localhost/db" }).apiKeyCacheSeconds).toBe(0);
     expect(loadConfig({ DATABASE_URL: "postgres://u:p@localhost/db", API_KEY_CACHE_SECONDS: "5" }).apiKeyCacheSeconds).toBe(5);
     expect(() => loadConfig({ API_KEY_CACHE_SECONDS: "-1" })).toThrow(/API_KEY_CACHE_SECONDS/);

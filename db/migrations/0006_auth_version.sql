@@ -1,0 +1,1 @@
+ALTER TABLE "account" ADD COLUMN "auth_version" integer DEFAULT 0 NOT NULL;
