@@ -73,7 +73,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { FrameResolver, perRequestTables, summarise, windowsInside, type CpuProfile, type Window } from "./bench/cpu-profile";
-import { background, markdown, summariseRuns, verdicts, type Mode, type ShapeRun, type Target } from "./bench/report";
+import { background, markdown, summariseRuns, verdicts, type LoadRun, type Mode, type ShapeRun, type Target } from "./bench/report";
 import type { StoresCommand, StoresReady, StoresStats } from "./bench/stores";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -386,19 +386,6 @@ class Api {
 
 // ---------------------------------------------------------------- measurements
 
-interface LoadRun {
-  target: "auth" | "bare";
-  round: number;
-  seconds: number;
-  requests: number;
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  mean_ms: number;
-  bytes_per_response: number;
-  non2xx: number;
-  errors: number;
-}
 
 async function load(
   target: "auth" | "bare",

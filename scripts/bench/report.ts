@@ -7,22 +7,31 @@
 export type Target = "auth" | "bare";
 export type Mode = "serial" | "load";
 
-/** One measured run: one route, one mode, one round, at one delay. */
-export interface ShapeRun {
-  delay_ms: number;
-  mode: Mode;
-  connections: number;
+/** One autocannon run of one route (both shapes). */
+export interface LoadRun {
   target: Target;
   round: number;
-  /** From the start of the run until the stores fell quiet after it. */
   seconds: number;
-  /** Requests sent: answered, or in flight when the run stopped (the server still does their work). */
   requests: number;
   rps: number;
   p50_ms: number;
   p99_ms: number;
+  mean_ms: number;
+  bytes_per_response: number;
   non2xx: number;
   errors: number;
+}
+
+/**
+ * One measured run of the production shape: one route, one mode, one round, at
+ * one delay. `seconds` runs from the start until the stores fell quiet after it;
+ * `requests` counts those answered and those in flight when the run stopped (the
+ * server still does their work).
+ */
+export interface ShapeRun extends Omit<LoadRun, "mean_ms" | "bytes_per_response"> {
+  delay_ms: number;
+  mode: Mode;
+  connections: number;
   /** utime + stime of the server's processes during the run, ms. */
   cpu_ms: number;
   /** Round trips counted at the Postgres proxy during the run. */
