@@ -76,7 +76,7 @@ function componentOf(file: string): string {
   const pkg = packageOf(file);
   if (pkg) return pkg;
   if (file.startsWith("next/turbopack-runtime/")) return "next";
-  if (file.startsWith("node:internal/deps/undici")) return "node: fetch (undici)";
+  if (file.startsWith("node:internal/deps/undici")) return "node: undici (fetch, Request, Response)";
   if (file.startsWith("node:internal/webstreams")) return "node: web streams";
   if (file.startsWith("node:")) return "node";
   if (/^(lib|app|db|inngest)\//.test(file)) return "app (lib/, app/, db/)";

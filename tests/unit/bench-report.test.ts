@@ -52,6 +52,10 @@ describe("the production-shape report", () => {
       ["Postgres round trips per read", true],
       ["Redis round trips per read", true],
     ]);
+    const noisy = verdicts(summariseRuns(runs.map((r) => (r.mode === "serial" && r.target === "auth" ? { ...r, pg_round_trips: 1040 } : r))));
+    expect(noisy.find((c) => c.name.startsWith("Postgres"))!.pass).toBe(true); // 1.04: one round trip, and a few writes
+    const two = verdicts(summariseRuns(runs.map((r) => (r.mode === "serial" && r.target === "auth" ? { ...r, pg_round_trips: 1500 } : r))));
+    expect(two.find((c) => c.name.startsWith("Postgres"))!.pass).toBe(false);
     const slower = verdicts(summariseRuns(runs.map((r) => (r.mode === "serial" && r.target === "auth" ? { ...r, p50_ms: 8.1 } : r))));
     expect(slower.find((c) => c.name.startsWith("p50"))!.pass).toBe(false);
     expect(markdown(summariseRuns(runs), checks, {})).toMatch(/\| server CPU per read .*\| \*\*MISS\*\*/);
