@@ -792,7 +792,7 @@ async function mainProduction(): Promise<number> {
   if (!["127.0.0.1", "localhost"].includes(given.hostname)) throw new Error("--database-url: a Postgres server on this machine only (127.0.0.1 or localhost)");
   const suffix = randomBytes(4).toString("hex");
   const baseName = decodeURIComponent(given.pathname.slice(1)) || "postgres";
-  const name = `${baseName}_bench_${suffix}`.slice(0, 63);
+  const name = `${baseName.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 40)}_bench_${suffix}`; // safe to quote as an identifier
   freshDb = { adminUrl: given.toString(), name };
   await withAdminClient(freshDb.adminUrl, (c) => c.query(`create database "${name}"`));
   const direct = new URL(given.toString());
