@@ -2,6 +2,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { openclawVersion } from "@/db/schema";
+import { MemoryRateLimiter, resetRateLimiter, setRateLimiter } from "@/lib/ratelimit";
 import { client, createAccount, createKeyFor, createRunningInstance, holdOperations, uniqueSubdomain } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 
@@ -347,16 +348,22 @@ describe("MCP server: security", () => {
   it("counts a tool call like the REST request it mirrors, and answers rate_limited with when to retry", async () => {
     const me = await createAccount({ limits: { read: 2 } });
     const mcp = await connect(me.token);
-    // Listing the tools is not a request of the API; the calls are.
-    await mcp.listTools();
-    expect((await call(mcp, "list_instances")).isError).toBe(false);
-    expect((await call(mcp, "list_webhooks")).isError).toBe(false);
-    const limited = await call(mcp, "get_instance", { instance: "anything" });
-    expect(limited.isError).toBe(true);
-    expect(limited.data).toMatchObject({ code: "rate_limited", status: 429, limit: "key", rate_class: "read" });
-    expect(limited.data.retry_after).toBeGreaterThan(0);
-    // The REST API shares the same window.
-    expect((await client(server.url, me.token).get("/api/v1/instances")).status).toBe(429);
+    // The limiter's clock stands still mid-minute: a read counted just before a minute turns no longer counts whole after it.
+    setRateLimiter(new MemoryRateLimiter(() => Math.floor(Date.now() / 60_000) * 60_000 + 30_000));
+    try {
+      // Listing the tools is not a request of the API; the calls are.
+      await mcp.listTools();
+      expect((await call(mcp, "list_instances")).isError).toBe(false);
+      expect((await call(mcp, "list_webhooks")).isError).toBe(false);
+      const limited = await call(mcp, "get_instance", { instance: "anything" });
+      expect(limited.isError).toBe(true);
+      expect(limited.data).toMatchObject({ code: "rate_limited", status: 429, limit: "key", rate_class: "read" });
+      expect(limited.data.retry_after).toBeGreaterThan(0);
+      // The REST API shares the same window.
+      expect((await client(server.url, me.token).get("/api/v1/instances")).status).toBe(429);
+    } finally {
+      resetRateLimiter();
+    }
   });
 
   it("shows no secret in any tool result: no API key token but a new key's one-time one, no provider key, no webhook secret but on create", async () => {
