@@ -4,9 +4,9 @@ import { count, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { apiKey } from "@/db/schema";
-import { resetConfig } from "@/lib/config";
+import { config, resetConfig } from "@/lib/config";
 import { PLANS } from "@/lib/plans";
-import { MemoryRateLimiter, resetRateLimiter, setRateLimiter } from "@/lib/ratelimit";
+import { createRateLimiter, MemoryRateLimiter, resetRateLimiter, setRateLimiter } from "@/lib/ratelimit";
 import { client, createAccount, createKeyFor, createRunningInstance, uniqueSubdomain } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { serviceUrl } from "../support/services";
@@ -184,7 +184,8 @@ describe("fail closed when the rate-limit store is unavailable", () => {
       useUpstash(relay.url);
       process.env.UPSTASH_REDIS_REST_TOKEN = relay.token;
       resetConfig();
-      resetRateLimiter();
+      // On this file's standing clock, so the counts cannot blur across a minute turning between the requests.
+      setRateLimiter(createRateLimiter(config().rateLimit, { now: () => T }));
       const me = await createAccount({ plan: "pro", limits: { heavy: 2 } });
       const api = client(server.url, me.token);
       const { id } = await createRunningInstance(client(server.url, (await createKeyFor(me.accountId)).token), uniqueSubdomain("up"));
