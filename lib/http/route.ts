@@ -337,6 +337,9 @@ export async function runService<T>(
       const keyState = await keyStateForCommit(tx, principal.key.id);
       if (keyState === "revoked") throw new ApiError("invalid_api_key", "The API key was revoked while this request was in flight. Nothing was changed.");
       if (keyState === "expired") throw new ApiError("api_key_expired", "The API key expired while this request was in flight. Nothing was changed.");
+      if (keyState) {
+        throw new ApiError("plan_without_api_access", `The account moved to the ${keyState.noApiAccess} plan, which has no API access, while this request was in flight. Nothing was changed.`);
+      }
       return work(ctxFor(tx), tx);
     }));
   }

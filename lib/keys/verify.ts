@@ -110,16 +110,26 @@ export async function verifyToken(db: Db, token: string, now = new Date()): Prom
  * with it arrived (a body still streaming when it was revoked). KEY SHARE, not
  * SHARE: recording the key's last use (an UPDATE of other columns) must not
  * queue the key's concurrent mutations behind one another.
+ * The account's plan is read in the same statement, so a mutation whose body
+ * was still arriving when its account moved to a plan without API access
+ * changes nothing either.
  * Answers null when the key is live, otherwise why not.
  */
-export async function keyStateForCommit(tx: Queryable, keyId: string, now = new Date()): Promise<"revoked" | "expired" | null> {
+export async function keyStateForCommit(
+  tx: Queryable,
+  keyId: string,
+  now = new Date(),
+): Promise<"revoked" | "expired" | { noApiAccess: PlanName } | null> {
   const [row] = await tx
-    .select({ revokedAt: apiKey.revokedAt, expiresAt: apiKey.expiresAt })
+    .select({ revokedAt: apiKey.revokedAt, expiresAt: apiKey.expiresAt, plan: account.plan })
     .from(apiKey)
+    .innerJoin(account, eq(account.id, apiKey.accountId))
     .where(eq(apiKey.id, keyId))
-    .for("key share");
+    .for("key share", { of: apiKey });
   if (!row || row.revokedAt) return "revoked";
   if (row.expiresAt && row.expiresAt <= now) return "expired";
+  // The plan as committed now (not locked: a plan change that commits after this read is ordered after the mutation).
+  if (!PLANS[row.plan].apiAccess) return { noApiAccess: row.plan };
   return null;
 }
 

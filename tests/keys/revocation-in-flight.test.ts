@@ -1,7 +1,8 @@
-import { eq } from "drizzle-orm";
+import { and, count, eq, isNull } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { apiKey } from "@/db/schema";
+import { setPlan } from "@/lib/services/accounts";
 import { client, createAccount, createKeyFor, uniqueSubdomain } from "../support/fixtures";
 import { useApiServer } from "../support/security";
 import { slowRequest } from "../support/slow-request";
@@ -42,6 +43,22 @@ describe("a key revoked while its mutation is in flight", () => {
       expect(after).toBe(before - 1); // the revoked key is gone from the list; nothing was added
     });
   }
+
+  it("a plan without API access set while the mutation's body streams: 403 plan_without_api_access, nothing created", async () => {
+    const me = await createAccount({ plan: "business" });
+    const db = await getDb();
+    const live = async () =>
+      (await db.select({ n: count() }).from(apiKey).where(and(eq(apiKey.accountId, me.accountId), isNull(apiKey.revokedAt))))[0]!.n;
+    const before = await live();
+    const slow = slowRequest(server.url, "POST", "/api/v1/keys", { authorization: `Bearer ${me.token}`, "content-type": "application/json" }, '{"name":"late",');
+    await authenticated(me.keyId);
+    await setPlan(db, me.email, "starter");
+    const res = await slow.finish('"scopes":["read"]}');
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ code: "plan_without_api_access" });
+    expect(res.body.detail).toMatch(/starter.*in flight/);
+    expect(await live()).toBe(before);
+  });
 
   it("a mutation that finished before the revocation stands", async () => {
     const me = await createAccount({ plan: "business", limits: { heavy: 100 } });
