@@ -115,6 +115,15 @@ async function runner(command: OperatorCommand, args: Record<string, unknown>, s
       `${command.name} runs in the server: start it (npm run dev), or give --server <url> with MOC_OPERATOR_TOKEN.`,
     );
   }
+  if (command.tellsServers && cfg.database.kind !== "pglite" && cfg.rateLimit.kind === "memory" && process.env.ADMIN_WITHOUT_RATE_LIMIT_STORE !== "1") {
+    // Servers that remember verified keys learn of this change through the rate limiter's store (lib/keys/auth-version.ts);
+    // published into this process's own memory, it would reach them only when their cache entries expire.
+    throw new UsageError(
+      `${command.name} must reach the running servers through their rate-limit store: set UPSTASH_REDIS_REST_URL and ` +
+        "UPSTASH_REDIS_REST_TOKEN as the servers have them, or run it in a server with --server <url> and MOC_OPERATOR_TOKEN. " +
+        "If the servers use no Upstash (they then remember no keys), set ADMIN_WITHOUT_RATE_LIMIT_STORE=1.",
+    );
+  }
   const parsed = parseCommandArgs(command, args);
   const db = (await database()).db;
   let compute: ComputeProvider | undefined;

@@ -810,7 +810,15 @@ async function mainProduction(): Promise<number> {
     API_KEY_PEPPERS: `1:${randomBytes(32).toString("base64url")}`,
     ENCRYPTION_KEYS: `1:${randomBytes(32).toString("base64")}`,
   };
-  const setupEnv: NodeJS.ProcessEnv = { ...base, ...secrets, DATABASE_URL: direct.toString(), DATABASE_DRIVER: "pg" };
+  // The admin commands publish the account's auth version to the servers' store, as an operator's must (set-limits).
+  const setupEnv: NodeJS.ProcessEnv = {
+    ...base,
+    ...secrets,
+    DATABASE_URL: direct.toString(),
+    DATABASE_DRIVER: "pg",
+    UPSTASH_REDIS_REST_URL: storesUp.ready.redisRestUrl,
+    UPSTASH_REDIS_REST_TOKEN: token,
+  };
   const serverEnv: NodeJS.ProcessEnv = {
     ...base,
     ...secrets,

@@ -29,6 +29,14 @@ export interface OperatorCommand<A extends z.ZodObject = z.ZodObject> {
    */
   where: "anywhere" | "server";
   /**
+   * The change must reach running servers that remember verified keys: it
+   * raises the account's auth version and publishes it to the rate limiter's
+   * store (lib/keys/auth-version.ts). The admin process refuses to run it
+   * against a database server unless it reaches the same store (Upstash) or
+   * runs it in a server (`--server`).
+   */
+  tellsServers?: boolean;
+  /**
    * Prints JSON whenever stdout is not a terminal, `--json` or not: its text is
    * for a person watching (a progress bar), its JSON for anything else.
    */

@@ -59,6 +59,7 @@ const setPlanCommand = defineCommand({
   summary: "Move an account to another plan (its instances' backup retention follows)",
   usage: `--email <email> --plan <${PLAN_NAMES.join("|")}>`,
   where: "anywhere",
+  tellsServers: true,
   args: z.strictObject({ email, plan }),
   async run({ db, compute }, a) {
     const row = await setPlan(db, a.email, a.plan);
@@ -97,6 +98,7 @@ const revokeKey = defineCommand({
   summary: "Revoke an API key by id or by its public prefix",
   usage: "--key <key_... | moc_...>",
   where: "anywhere",
+  tellsServers: true,
   args: z.strictObject({ key: z.string().regex(/^(key_|moc_)/, "a key id (key_...) or prefix (moc_...)") }),
   async run({ db }, a) {
     if (!(await revokeKeyByOperator(db, a.key))) throw new UsageError(`No live key ${a.key}`);
@@ -109,6 +111,7 @@ const setLimits = defineCommand({
   summary: "Override an account's rate limits (requests per minute), or --reset to the plan's",
   usage: "--email <email> [--read N] [--write N] [--heavy N] [--account N] | --reset",
   where: "anywhere",
+  tellsServers: true,
   args: z
     .strictObject({ email, read: perMinute, write: perMinute, heavy: perMinute, account: perMinute, reset: z.boolean().default(false) })
     .refine((a) => a.reset !== [a.read, a.write, a.heavy, a.account].some((v) => v !== undefined), {

@@ -18,11 +18,13 @@ const tempDataDir = () => {
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 /** The admin command as an operator runs it, in its own process against an embedded database. */
-async function admin(dataDir: string, args: string[]) {
+async function admin(dataDir: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "silent" };
   delete env.DATABASE_URL; // the embedded, file-backed database
   delete env.API_KEY_PEPPERS;
   delete env.ENCRYPTION_KEYS;
+  for (const k of Object.keys(env)) if (k.startsWith("UPSTASH_")) delete env[k];
+  Object.assign(env, extraEnv);
   try {
     const { stdout, stderr } = await run(path.join(root, "node_modules/.bin/tsx"), ["scripts/admin.ts", ...args], { cwd: root, env });
     return { code: 0, stdout, stderr };
@@ -85,6 +87,24 @@ describe("npm run admin", { timeout: 240_000 }, () => {
     } finally {
       await d.close();
     }
+  });
+
+  it("refuses, before touching the database, a change running servers must learn of when it cannot reach their rate-limit store", async () => {
+    const server = {
+      DATABASE_URL: "postgres://nobody:nothing@127.0.0.1:9/none", // a database server (none listens there: the refusal comes first)
+      API_KEY_PEPPERS: `1:${"p".repeat(43)}`,
+      ENCRYPTION_KEYS: `1:${Buffer.alloc(32, 7).toString("base64")}`,
+    };
+    for (const args of [["set-plan", "--email", "a@example.com", "--plan", "starter"], ["revoke-key", "--key", "key_x"], ["set-limits", "--email", "a@example.com", "--read", "5"]]) {
+      const refused = await admin(tempDataDir(), args, server);
+      expect(refused.code, args[0]).toBe(2);
+      expect(refused.stderr).toContain(`${args[0]} must reach the running servers through their rate-limit store`);
+      expect(refused.stderr).toMatch(/UPSTASH_REDIS_REST_URL.*--server/s);
+    }
+    // Declared: it goes on to the database (which is not there).
+    const declared = await admin(tempDataDir(), ["revoke-key", "--key", "key_x"], { ...server, ADMIN_WITHOUT_RATE_LIMIT_STORE: "1" });
+    expect(declared.code).not.toBe(0);
+    expect(declared.stderr).not.toContain("rate-limit store");
   });
 
   it("explains its usage on bad input, with exit code 2", async () => {
