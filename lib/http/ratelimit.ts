@@ -2,7 +2,7 @@ import { ApiError } from "../errors";
 import { forgetVerification, rememberVerification } from "../keys/cache";
 import type { Principal, Verification } from "../keys/verify";
 import { rateLimiter } from "../ratelimit";
-import { RATE_WINDOW_MS, RateLimiterUnavailable, type RateClass, type RateOutcome, type WindowResult } from "../ratelimit/types";
+import { RATE_WINDOW_MS, RateLimiterUnavailable, requestWindows, type RateCheck, type RateClass, type RateOutcome, type WindowResult } from "../ratelimit/types";
 import { runAfter } from "../after";
 import { errorMessage, log } from "../log";
 
@@ -59,15 +59,32 @@ export async function enforceRateLimit(auth: Authentication, rateClass: RateClas
   return { auth, headers };
 }
 
+/** The key's class window and its account's ceiling, as the limiter counts a request of `rateClass`. */
+function rateCheck(principal: Principal, rateClass: RateClass): RateCheck {
+  return {
+    keyId: principal.key.id,
+    accountId: principal.account.id,
+    rateClass,
+    keyLimit: principal.account.limits.rate[rateClass],
+    accountLimit: principal.account.limits.accountPerMinute,
+  };
+}
+
+/**
+ * Whether this process already knows, without asking the store, that a
+ * request of `rateClass` would be refused now (the limiter's last known counts,
+ * `RateLimiter.knownRefusal`): then a read's query is not started alongside the
+ * limiter call, so a key over its limit costs the database nothing.
+ */
+export function knownToBeRefused(principal: Principal, rateClass: RateClass): boolean {
+  return rateLimiter().knownRefusal(requestWindows(rateCheck(principal, rateClass))) !== null;
+}
+
 async function count(auth: Authentication, rateClass: RateClass): Promise<RateOutcome> {
   const { principal, verification } = auth;
   try {
     return await rateLimiter().check({
-      keyId: principal.key.id,
-      accountId: principal.account.id,
-      rateClass,
-      keyLimit: principal.account.limits.rate[rateClass],
-      accountLimit: principal.account.limits.accountPerMinute,
+      ...rateCheck(principal, rateClass),
       authVersion: { version: verification.authVersion, fresh: !verification.remembered },
     });
   } catch (err) {

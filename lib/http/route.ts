@@ -16,7 +16,7 @@ import { readIdempotencyKey, requestFingerprint, respondOnce } from "./idempoten
 import { REFUSED_METHOD_HEADER } from "./front-door";
 import { problemResponse, requestIdFrom } from "./problem";
 import { readQuery } from "./query";
-import { enforceRateLimit, limiterUnavailable, type Authentication } from "./ratelimit";
+import { enforceRateLimit, knownToBeRefused, limiterUnavailable, type Authentication } from "./ratelimit";
 import { Reply } from "./reply";
 
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
@@ -185,8 +185,13 @@ async function run(def: Endpoint | PublicEndpoint, req: Request, context: RouteC
       keyId = auth.principal.key.id;
       const mutation = isMutation(req.method);
       // A read's query runs while the limiter decides; its answer is dropped, never sent, unless the request is admitted.
-      let read = !mutation && allows(auth.principal, e.scope) ? settled(runRead(e, req, url, context, db, auth.principal, requestId)) : undefined;
-      const admitted = await enforceRateLimit(auth, rateClassOf(req.method, e));
+      // Not when this process already knows the limiter will refuse it: a key over its limit costs the database nothing.
+      const rateClass = rateClassOf(req.method, e);
+      let read =
+        !mutation && allows(auth.principal, e.scope) && !knownToBeRefused(auth.principal, rateClass)
+          ? settled(runRead(e, req, url, context, db, auth.principal, requestId))
+          : undefined;
+      const admitted = await enforceRateLimit(auth, rateClass);
       Object.assign(headers, admitted.headers);
       if (admitted.auth !== auth) {
         // Read again from the database (its auth version had moved on): the query runs again for what the key is now.

@@ -103,6 +103,27 @@ describe("rate limits", () => {
     expect((await client(server.url, (await createAccount()).token).get("/api/v1/account")).status).toBe(200);
   });
 
+  it("runs no query for reads this process already knows the limiter refuses: a key over its limit costs the database nothing", async () => {
+    const me = await createAccount({ plan: "pro", limits: { read: 1 } });
+    const api = client(server.url, me.token);
+    expect((await api.get("/api/v1/keys")).status).toBe(200);
+    expect((await api.get("/api/v1/keys")).status).toBe(429); // the limiter's answer, now known to this process
+    const db = await getDb();
+    const select = db.select;
+    let selects = 0;
+    db.select = ((...args: Parameters<typeof select>) => (selects++, select.apply(db, args))) as typeof select;
+    try {
+      for (let i = 0; i < 5; i++) {
+        const refused = await api.get("/api/v1/keys?limit=100");
+        expect(refused.status).toBe(429);
+        expect(refused.body).not.toHaveProperty("length");
+      }
+    } finally {
+      db.select = select;
+    }
+    expect(selects).toBe(0);
+  });
+
   it("does not execute a refused request", async () => {
     const me = await createAccount({ plan: "pro", limits: { write: 2 } });
     const api = client(server.url, me.token);

@@ -18,7 +18,7 @@ const tempDataDir = () => {
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 /** The admin command as an operator runs it, in its own process against an embedded database. */
-async function admin(dataDir: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+async function admin(dataDir: string, args: string[], extraEnv: Record<string, string> = {}) {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "silent" };
   delete env.DATABASE_URL; // the embedded, file-backed database
   delete env.API_KEY_PEPPERS;
