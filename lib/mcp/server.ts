@@ -231,6 +231,18 @@ function registerTools(server: McpServer, endpoints: Endpoints): void {
 
 type Handler = (req: Request) => Promise<Response>;
 
+/** Whether a Streamable HTTP POST carries a `tools/call` (alone or in a batch): those count in callTool, as their tool. */
+async function carriesToolCall(req: Request): Promise<boolean> {
+  if (req.method !== "POST") return false;
+  let message: unknown;
+  try {
+    message = JSON.parse(await req.clone().text());
+  } catch {
+    return false; // not JSON: the SDK answers the parse error, counted as a read
+  }
+  return (Array.isArray(message) ? message : [message]).some((m) => (m as { method?: unknown } | null)?.method === "tools/call");
+}
+
 /** The methods of Streamable HTTP (POST messages; GET and DELETE, which a stateless server answers 405 to, say so themselves). */
 const ALLOW = "GET, POST, DELETE, OPTIONS";
 
@@ -257,10 +269,18 @@ export function mcpRoute(modules: readonly RouteModule[]): Record<"GET" | "POST"
       return res;
     };
     let authentication: Authentication;
+    const limitHeaders: Record<string, string> = {};
     try {
       authentication = await authenticate(req, await getDb());
+      if (!(await carriesToolCall(req))) {
+        // A message that calls no tool (initialize, tools/list, a notification, a GET) counts as one read, and its
+        // remembered key is checked against the account's auth version as any request's is; a tool call counts as its tool.
+        const admitted = await enforceRateLimit(authentication, "read");
+        authentication = admitted.auth;
+        Object.assign(limitHeaders, admitted.headers);
+      }
     } catch (err) {
-      return done(problemResponse(toApiError(err, requestId), requestId));
+      return done(problemResponse(toApiError(err, requestId), requestId)); // a 429 carries its limit headers itself
     }
     const { principal } = authentication;
     const auth: AuthInfo = {
@@ -278,6 +298,7 @@ export function mcpRoute(modules: readonly RouteModule[]): Record<"GET" | "POST"
       return done(problemResponse(toApiError(err, requestId), requestId), principal.key.id);
     }
     const headers = new Headers(res.headers);
+    for (const [k, v] of Object.entries(limitHeaders)) headers.set(k, v);
     headers.set("x-request-id", requestId);
     headers.set("cache-control", "no-store");
     return done(new Response(res.body, { status: res.status, statusText: res.statusText, headers }), principal.key.id);

@@ -346,24 +346,42 @@ describe("MCP server: security", () => {
   });
 
   it("counts a tool call like the REST request it mirrors, and answers rate_limited with when to retry", async () => {
-    const me = await createAccount({ limits: { read: 2 } });
-    const mcp = await connect(me.token);
+    const me = await createAccount({ limits: { read: 6 } });
     // The limiter's clock stands still mid-minute: a read counted just before a minute turns no longer counts whole after it.
     setRateLimiter(new MemoryRateLimiter(() => Math.floor(Date.now() / 60_000) * 60_000 + 30_000));
     try {
-      // Listing the tools is not a request of the API; the calls are.
+      // An HTTP request that calls no tool counts as one read: connecting (initialize, notifications/initialized, the GET
+      // for a stream, which a stateless server refuses) and listing the tools are 4, the REST request 1.
+      const mcp = await connect(me.token);
       await mcp.listTools();
+      expect((await client(server.url, me.token).get("/api/v1/account")).headers.get("x-ratelimit-remaining")).toBe("1");
       expect((await call(mcp, "list_instances")).isError).toBe(false);
-      expect((await call(mcp, "list_webhooks")).isError).toBe(false);
       const limited = await call(mcp, "get_instance", { instance: "anything" });
       expect(limited.isError).toBe(true);
       expect(limited.data).toMatchObject({ code: "rate_limited", status: 429, limit: "key", rate_class: "read" });
       expect(limited.data.retry_after).toBeGreaterThan(0);
-      // The REST API shares the same window.
+      // The REST API shares the same window, and so do messages that call no tool.
       expect((await client(server.url, me.token).get("/api/v1/instances")).status).toBe(429);
+      await expect(mcp.listTools()).rejects.toThrow();
     } finally {
       resetRateLimiter();
     }
+  });
+
+  it("refuses every message of a key revoked after this process remembered it, not only tool calls", async () => {
+    const me = await createAccount();
+    const victim = await createKeyFor(me.accountId);
+    const mcp = await connect(victim.token);
+    expect((await mcp.listTools()).tools.length).toBeGreaterThan(0);
+    expect((await client(server.url, me.token).delete(`/api/v1/keys/${victim.id}`)).status).toBe(204);
+    await expect(mcp.listTools()).rejects.toThrow(/401|invalid_api_key/);
+    const raw = await fetch(new URL("/api/mcp", server.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${victim.token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
+    });
+    expect(raw.status).toBe(401);
+    expect((await raw.json()).code).toBe("invalid_api_key");
   });
 
   it("shows no secret in any tool result: no API key token but a new key's one-time one, no provider key, no webhook secret but on create", async () => {
