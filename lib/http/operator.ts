@@ -5,10 +5,9 @@ import { errorMessage, log } from "../log";
 import { parseCommandArgs, UsageError } from "../operator/command";
 import { findCommand } from "../operator/commands";
 import { operatorToken, operatorTokenMatches } from "../operator/access";
-import { RateLimiterUnavailable } from "../ratelimit/types";
 import { parseBody } from "./body";
-import { limiterUnavailable } from "./ratelimit";
-import { problem } from "./route";
+import { problemResponse, requestIdFrom } from "./problem";
+import { problem, toApiError } from "./route";
 
 const runBody = z.strictObject({
   /** The command's name, e.g. "create-key" or "versions add". */
@@ -42,12 +41,12 @@ async function run(req: Request): Promise<Response> {
     log.info("operator command", { command: found.command.name });
     return Response.json(result, { headers: { "cache-control": "no-store" } });
   } catch (err) {
-    if (err instanceof ApiError) return problem(req, err);
     if (err instanceof UsageError) return problem(req, new ApiError("validation_error", err.message));
-    // A change to keys, plans or limits that could not reach the rate limiter's store rolled back (lib/keys/auth-version.ts).
-    if (err instanceof RateLimiterUnavailable) return problem(req, limiterUnavailable(err));
-    log.error("operator command failed", { error: errorMessage(err) });
-    return problem(req, new ApiError("internal_error", "The operator command failed; see the server's log."));
+    // As the API answers: a store that cannot be reached (the database; the rate limiter's, for a change to keys, plans
+    // or limits, which then rolled back) is 503; anything unexpected is logged and 500.
+    const requestId = requestIdFrom(req.headers.get("x-request-id"));
+    if (!(err instanceof ApiError)) log.error("operator command failed", { request_id: requestId, error: errorMessage(err) });
+    return problemResponse(toApiError(err, requestId), requestId);
   }
 }
 

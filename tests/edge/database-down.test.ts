@@ -31,5 +31,21 @@ describe("the database unreachable", () => {
     }
     // Public routes that need no database still answer.
     expect((await api.get("/api/v1/regions")).status).toBe(200);
+
+    // So does the operator endpoint: a command whose database is down is 503 too, not a bare 500.
+    const operatorToken = "o".repeat(40);
+    process.env.OPERATOR_TOKEN = operatorToken;
+    resetConfig();
+    try {
+      const res = await fetch(new URL("/api/operator/run", server.url), {
+        method: "POST",
+        headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ command: "revoke-key", args: { key: "key_x" } }),
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: "service_unavailable", request_id: res.headers.get("x-request-id") });
+    } finally {
+      delete process.env.OPERATOR_TOKEN;
+    }
   });
 });
