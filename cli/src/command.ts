@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { nextCursor, Session, type Answer, type Operation } from "./api.js";
 import { loadCredentials } from "./credentials.js";
 import { CliError, EXIT } from "./errors.js";
-import { note } from "./output.js";
+import { note, printJson } from "./output.js";
 import { followOperation, reportFinished, reportStarted } from "./wait.js";
 
 /** Options every command takes. */
@@ -52,12 +52,18 @@ export function operation<O extends OperationOptions = OperationOptions>(
   parent: Command,
   usage: string,
   description: string,
-  start: (session: Session, args: string[], opts: O, header: IdempotencyHeader) => Promise<Answer<Operation, unknown>>,
+  start: (session: Session, args: string[], opts: O, header: IdempotencyHeader) => Promise<Answer<Operation, unknown> | Answer<Operation | object, unknown>>,
 ): Command {
   return mutation<O>(parent, usage, description, async (session, args, opts, header) => {
-    const { data: op, response } = await session.ok(start(session, args, opts, header));
+    const { data, response } = await session.ok(start(session, args, opts, header));
     noteReplay(response);
-    await settle(session, op, opts);
+    if (response.headers.get("config-unchanged") === "true") {
+      // A configuration PUT whose document already runs: 200 with that document, no operation to follow.
+      if (opts.json) printJson(data);
+      else note("Unchanged: the instance already runs this document; nothing to apply.");
+      return;
+    }
+    await settle(session, data as Operation, opts);
   })
     .option("-w, --wait", "follow the operation until it succeeds (exit 0) or fails (exit 1)")
     .option("--timeout <seconds>", "with --wait: give up after this long (exit 8)", positiveInt, DEFAULT_WAIT_SECONDS);

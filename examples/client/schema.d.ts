@@ -1626,6 +1626,8 @@ export interface components {
         Link: string;
         /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` */
         "Idempotent-Replayed": "true";
+        /** @description `true` when the configuration sent is, in effect, the one applied already: nothing was started, and the body is that document */
+        "Config-Unchanged": "true";
         /** @description Always `Bearer realm="api", error="invalid_token"` */
         "WWW-Authenticate": string;
     };
@@ -2632,6 +2634,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Nothing to apply: the document sent is, in effect, the one applied already (as `GET` answers it) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Config-Unchanged": components["headers"]["Config-Unchanged"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentsConfig"];
+                };
+            };
             /** @description The `instance.configure` operation that applies it */
             202: {
                 headers: {
@@ -3162,6 +3181,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Nothing to apply: the document sent is, in effect, the one applied already (as `GET` answers it) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Config-Unchanged": components["headers"]["Config-Unchanged"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationsConfig"];
+                };
+            };
             /** @description The `instance.configure` operation that applies it */
             202: {
                 headers: {
@@ -3426,6 +3462,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Nothing to apply: the document sent is, in effect, the one applied already (as `GET` answers it) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Config-Unchanged": components["headers"]["Config-Unchanged"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderConfig"];
+                };
+            };
             /** @description The `instance.configure` operation that applies it */
             202: {
                 headers: {

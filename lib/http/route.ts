@@ -86,6 +86,8 @@ export interface Endpoint<
    * `contentType` when it is not JSON (the handler answers with `plainText`).
    */
   response?: { status: number; schema?: AnySchema; description: string; headers?: string[]; contentType?: string };
+  /** Another success the handler may answer instead (a PUT that changed nothing: 200 with `Config-Unchanged`), for the OpenAPI document. */
+  alsoResponds?: { status: number; schema?: AnySchema; description: string; headers?: string[] };
   /** The error codes this endpoint may answer beyond the common ones, for the OpenAPI document. */
   errors?: string[];
   /**

@@ -114,6 +114,10 @@ const HEADERS: Record<string, oas32.HeaderObject> = {
     description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`",
     schema: { type: "string", enum: ["true"] },
   },
+  "Config-Unchanged": {
+    description: "`true` when the configuration sent is, in effect, the one applied already: nothing was started, and the body is that document",
+    schema: { type: "string", enum: ["true"] },
+  },
   "WWW-Authenticate": { description: 'Always `Bearer realm="api", error="invalid_token"`', schema: str },
 };
 
@@ -190,8 +194,11 @@ const schemaId = (schema: z.ZodType | undefined) => (schema?.meta() as { id?: st
 
 const isPublic = (def: Endpoint | PublicEndpoint): def is PublicEndpoint => def.scope === "public";
 
-function successResponse(method: Method, def: Endpoint | PublicEndpoint): [string, ZodOpenApiResponseObject] {
-  const r: NonNullable<Endpoint["response"]> = def.response ?? { status: method === "POST" ? 201 : 200, description: "OK" };
+function successResponse(
+  method: Method,
+  def: Endpoint | PublicEndpoint,
+  r: NonNullable<Endpoint["response"]> = def.response ?? { status: method === "POST" ? 201 : 200, description: "OK" },
+): [string, ZodOpenApiResponseObject] {
   const headers = ["X-Request-Id"];
   if (!isPublic(def)) headers.push(...RATE_LIMIT_HEADERS);
   // The wrapper's `created()` and `accepted()` replies carry these; a 202 that is not an operation does not.
@@ -223,6 +230,11 @@ function operation(method: Method, path: string, def: Endpoint | PublicEndpoint)
       : undefined;
   const [status, success] = successResponse(method, def);
   const responses: ZodOpenApiResponsesObject = { [status]: success } as ZodOpenApiResponsesObject;
+  const also = isPublic(def) ? undefined : def.alsoResponds;
+  if (also) {
+    const [alsoStatus, alsoSuccess] = successResponse(method, def, also);
+    (responses as Record<string, ZodOpenApiResponseObject>)[alsoStatus] = alsoSuccess;
+  }
   const notes: string[] = [];
   let security: oas32.SecurityRequirementObject[];
 

@@ -167,6 +167,13 @@ describe("moc config", () => {
     expectOk(await run(["config", "set", "agents", subdomain, "--file", file, "--wait"]));
     const agents = await run(["config", "get", "agents", subdomain]);
     expect(JSON.parse(agents.stdout)).toMatchObject({ agents: [{ id: "main", name: "Ada", default: true }] });
+    // The same document again starts nothing: said plainly (exit 0, nothing to wait for), or the document with --json.
+    const same = await run(["config", "set", "agents", subdomain, "--file", file, "--wait"]);
+    expectOk(same);
+    expect(same.stderr).toContain("Unchanged: the instance already runs this document");
+    const sameJson = await run(["config", "set", "agents", subdomain, "--file", file, "--json"]);
+    expectOk(sameJson);
+    expect(sameJson.json()).toMatchObject({ agents: [{ id: "main", name: "Ada" }] });
 
     const integrations = await run(["config", "get", "integrations", subdomain, "--json"]);
     expect(integrations.json()).toMatchObject({ telegram: { enabled: false } });

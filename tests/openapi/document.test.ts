@@ -113,6 +113,18 @@ describe("the OpenAPI document", () => {
     expect(idem).toMatchObject({ name: "Idempotency-Key", in: "header" });
   });
 
+  it("documents both answers of a configuration PUT: 202 with the operation, and 200 with the document and Config-Unchanged when nothing changes", () => {
+    for (const kind of ["provider", "integrations", "agents"]) {
+      const item = doc.paths![`/api/v1/instances/{id}/${kind}`] as Record<string, { responses: Record<string, { headers?: object; content?: Record<string, { schema: unknown }> }> }>;
+      const put = item.put!.responses;
+      expect((put["202"]!.content!["application/json"]!.schema as { $ref: string }).$ref, kind).toMatch(/^#\/components\/schemas\/Operation/);
+      expect(Object.keys(put["200"]?.headers ?? {}), kind).toEqual(expect.arrayContaining(["Config-Unchanged", "X-Request-Id", "Idempotent-Replayed"]));
+      // The unchanged answer is the document as GET answers it.
+      expect(put["200"]!.content!["application/json"]!.schema, kind).toEqual(item.get!.responses["200"]!.content!["application/json"]!.schema);
+    }
+    expect(doc.components?.headers?.["Config-Unchanged"]).toBeDefined();
+  });
+
   it("documents every webhook event type under webhooks: the signing headers and the payload (shown on /docs)", () => {
     const webhooks = (doc as { webhooks?: Record<string, { post: { parameters: { name: string }[]; requestBody: { content: Record<string, { schema: unknown }> } } }> }).webhooks ?? {};
     expect(Object.keys(webhooks).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());

@@ -25,6 +25,7 @@ export const { GET, POST, PUT, PATCH, DELETE, OPTIONS } = route({
     rate: "heavy",
     body: agentsBody,
     response: { status: 202, schema: operationResource, description: "The `instance.configure` operation that applies it" },
+    alsoResponds: { status: 200, schema: agentsResource, description: "Nothing to apply: the document sent is, in effect, the one applied already (as `GET` answers it)", headers: ["Config-Unchanged"] },
     errors: ["operation_in_progress", "invalid_instance_state"],
     handler: async (ctx, { params, body }) => {
       const change = await putConfig(ctx, params.id!, "agents", body);
