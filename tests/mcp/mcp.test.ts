@@ -260,8 +260,11 @@ describe("MCP server: versions, backups, webhooks, events", () => {
     expect(rotated.text).not.toContain(hook.data.secret);
 
     await createRunningInstance(client(server.url, me.token), uniqueSubdomain("mcp"));
-    // The operation.succeeded event is recorded with the operation's end, its delivery with it.
-    const deliveries = await call(mcp, "list_webhook_deliveries", { webhook_id: hook.data.id });
+    // The operation.succeeded event's delivery, once the job runtime has fanned it out.
+    let deliveries = await call(mcp, "list_webhook_deliveries", { webhook_id: hook.data.id });
+    await expect
+      .poll(async () => (deliveries = await call(mcp, "list_webhook_deliveries", { webhook_id: hook.data.id })).data.items.length, { timeout: 15_000 })
+      .toBeGreaterThan(0);
     const delivery = deliveries.data.items[0];
     expect(delivery, deliveries.text).toBeDefined();
     const again = await call(mcp, "redeliver_webhook_delivery", { webhook_id: hook.data.id, delivery_id: delivery.id });
