@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { installedDeps } from "../deps";
 import { ApiError } from "../errors";
-import { errorMessage, log } from "../log";
+import { log } from "../log";
 import { parseCommandArgs, UsageError } from "../operator/command";
 import { findCommand } from "../operator/commands";
 import { operatorToken, operatorTokenMatches } from "../operator/access";
@@ -41,12 +41,11 @@ async function run(req: Request): Promise<Response> {
     log.info("operator command", { command: found.command.name });
     return Response.json(result, { headers: { "cache-control": "no-store" } });
   } catch (err) {
-    if (err instanceof UsageError) return problem(req, new ApiError("validation_error", err.message));
     // As the API answers: a store that cannot be reached (the database; the rate limiter's, for a change to keys, plans
-    // or limits, which then rolled back) is 503; anything unexpected is logged and 500.
+    // or limits, which then rolled back) is 503; anything unexpected is 500, logged once by toApiError.
     const requestId = requestIdFrom(req.headers.get("x-request-id"));
-    if (!(err instanceof ApiError)) log.error("operator command failed", { request_id: requestId, error: errorMessage(err) });
-    return problemResponse(toApiError(err, requestId), requestId);
+    const apiError = err instanceof UsageError ? new ApiError("validation_error", err.message) : toApiError(err, requestId);
+    return problemResponse(apiError, requestId);
   }
 }
 
