@@ -78,7 +78,8 @@ describe("instance events, delivered", () => {
     await waitForOperation(api, stop.body.id);
     await jobs.idle();
 
-    const got = delivered(rx);
+    // Deliveries are separate posts that may arrive in any order; the events' ids are monotonic, so they give the order.
+    const got = delivered(rx).sort((a, b) => a.id.localeCompare(b.id));
     expect(got.map((e) => [e.type, e.data.from, e.data.to])).toEqual([
       ["instance.status_changed", "running", "stopping"],
       ["instance.status_changed", "stopping", "stopped"],
